@@ -1,0 +1,211 @@
+package fakeserver
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+const adminPrefix = "/_conflictlab/"
+
+// adminRoutes is the control API of a standalone server: read the history and the raw rows,
+// reset, write as another writer, move the clock. It is not part of the table protocol and
+// its requests are not recorded, except the direct writes, which are.
+func (s *Server) adminRoutes() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such admin route: " + r.Method + " " + r.URL.Path}, "")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "method " + r.Method + " is not allowed on " + r.URL.Path}, "")
+	})
+	a := r.PathPrefix(strings.TrimSuffix(adminPrefix, "/")).Subrouter()
+	a.HandleFunc("/info", s.adminInfo).Methods(http.MethodGet)
+	a.HandleFunc("/history", s.adminHistory).Methods(http.MethodGet)
+	a.HandleFunc("/reset", s.adminReset).Methods(http.MethodPost)
+	a.HandleFunc("/tables", s.adminTables).Methods(http.MethodGet)
+	a.HandleFunc("/tables/{table}", s.adminRows).Methods(http.MethodGet)
+	a.HandleFunc("/tables/{table}", s.adminWrite).Methods(http.MethodPost)
+	a.HandleFunc("/tables/{table}/{id}", s.adminRow).Methods(http.MethodGet)
+	a.HandleFunc("/tables/{table}/{id}", s.adminWrite).Methods(http.MethodPost)
+	a.HandleFunc("/clock", s.adminClock).Methods(http.MethodGet, http.MethodPost)
+	return containPanics(r)
+}
+
+// loopbackOnly refuses admin requests that do not come from this machine.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": "the admin API answers loopback clients only (or serve it on its own --admin-addr)"}, "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) adminInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"dialect":    s.cfg.Dialect,
+		"pageSize":   s.cfg.PageSize,
+		"maxTop":     s.cfg.MaxTop,
+		"maxBody":    s.cfg.MaxBodyBytes,
+		"seed":       s.seed,
+		"tables":     s.cfg.Tables,
+		"hardDelete": s.cfg.HardDelete,
+	}, "")
+}
+
+// adminHistory streams the history as JSON Lines; ?since=N gives the events after seq N.
+func (s *Server) adminHistory(w http.ResponseWriter, r *http.Request) {
+	var since uint64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "since must be a sequence number, got " + strconv.Quote(v)}, "")
+			return
+		}
+		since = n
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	_ = WriteJSONLines(w, s.HistorySince(since))
+}
+
+func (s *Server) adminReset(w http.ResponseWriter, r *http.Request) {
+	s.Reset()
+	writeJSON(w, http.StatusOK, map[string]any{"reset": true}, "")
+}
+
+func (s *Server) adminTables(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Tables(), "")
+}
+
+// adminRows returns every row of a table as stored, tombstones included, in v2 names.
+func (s *Server) adminRows(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	t, err := s.table(mux.Vars(r)["table"])
+	rows := []map[string]any{}
+	if err == nil {
+		for _, rec := range t.sorted() {
+			rows = append(rows, rec.render(V2, nil, nil))
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		writeAdminError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rows, "")
+}
+
+func (s *Server) adminRow(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	s.mu.Lock()
+	res := s.lookupLocked(vars["table"], vars["id"], true)
+	s.mu.Unlock()
+	if res.err != nil {
+		writeAdminError(w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.rec.render(V2, nil, nil), EncodeVersion(res.rec.version))
+}
+
+// adminWrite is a direct server-side write: ?op=insert|update|write|delete|undelete (default
+// write, the upsert), body the item or patch in v2 names.
+func (s *Server) adminWrite(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	op := Op(r.URL.Query().Get("op"))
+	if op == "" {
+		op = opWrite
+		if vars["id"] == "" {
+			op = OpInsert
+		}
+	}
+	var item map[string]any
+	if op != OpDelete && op != OpUndelete {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeAdminError(w, tooLarge(s.cfg.MaxBodyBytes))
+			return
+		}
+		if len(strings.TrimSpace(string(raw))) > 0 {
+			dec := json.NewDecoder(strings.NewReader(string(raw)))
+			dec.UseNumber()
+			if err := dec.Decode(&item); err != nil {
+				writeAdminError(w, badRequest("the body must be a JSON object: %v", err))
+				return
+			}
+		}
+		if item == nil {
+			item = map[string]any{}
+		}
+		if op == OpInsert && vars["id"] != "" {
+			item["id"] = vars["id"]
+		}
+	}
+	rec, err := s.directWrite(op, vars["table"], vars["id"], item)
+	switch {
+	case err != nil:
+		writeAdminError(w, err)
+	case rec == nil:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeJSON(w, http.StatusOK, rec.render(V2, nil, nil), EncodeVersion(rec.version))
+	}
+}
+
+func writeAdminError(w http.ResponseWriter, err *Error) {
+	body := map[string]any{"error": err.Message}
+	if err.Row != nil {
+		body["row"] = err.Row
+	}
+	writeJSON(w, err.Status, body, "")
+}
+
+// clockRequest moves the clock: advanceMs shifts it (negative turns it back), stepMs sets a
+// simulated clock's step per write.
+type clockRequest struct {
+	AdvanceMs *int64 `json:"advanceMs"`
+	StepMs    *int64 `json:"stepMs"`
+}
+
+func (s *Server) adminClock(w http.ResponseWriter, r *http.Request) {
+	clock := s.cfg.Clock
+	sim, simulated := clock.(*SimulatedClock)
+	if r.Method == http.MethodPost {
+		var req clockRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeAdminError(w, badRequest("expected {\"advanceMs\": N} and/or {\"stepMs\": N}: %v", err))
+			return
+		}
+		if req.StepMs != nil {
+			if !simulated {
+				writeAdminError(w, badRequest("stepMs needs a simulated clock; this server runs on the real clock"))
+				return
+			}
+			if *req.StepMs < 0 {
+				writeAdminError(w, badRequest("stepMs must not be negative"))
+				return
+			}
+			sim.SetStep(time.Duration(*req.StepMs) * time.Millisecond)
+		}
+		if req.AdvanceMs != nil {
+			clock.Advance(time.Duration(*req.AdvanceMs) * time.Millisecond)
+		}
+	}
+	out := map[string]any{"now": clock.Now().Format(TimeFormat), "simulated": simulated}
+	if simulated {
+		out["stepMs"] = sim.Step().Milliseconds()
+	}
+	writeJSON(w, http.StatusOK, out, "")
+}

@@ -1,0 +1,75 @@
+package fakeserver_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/conflictlab/conflictlab/fakeserver"
+)
+
+func benchServer(b *testing.B, rows int) *fakeserver.Server {
+	b.Helper()
+	srv := fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 1})
+	for i := range rows {
+		if _, err := srv.Insert("todoitem", map[string]any{"id": fmt.Sprintf("r%05d", i), "n": i, "complete": i%2 == 0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return srv
+}
+
+func serve(b *testing.B, h http.Handler, method, target, body string, kv ...string) {
+	var rd *strings.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	var req *http.Request
+	if rd != nil {
+		req = httptest.NewRequest(method, target, rd)
+	} else {
+		req = httptest.NewRequest(method, target, nil)
+	}
+	req.Header.Set("ZUMO-API-VERSION", "2.0.0")
+	for i := 0; i+1 < len(kv); i += 2 {
+		req.Header.Set(kv[i], kv[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code >= 400 {
+		b.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
+	}
+}
+
+// BenchmarkIncrementalPage is one page of the SDKs' incremental-sync query over 1000 rows.
+func BenchmarkIncrementalPage(b *testing.B) {
+	h := benchServer(b, 1000).Handler()
+	target := "/tables/todoitem?$filter=" + url.QueryEscape("(updatedAt ge datetimeoffset'2014-06-09T23:40:04.500Z')") +
+		"&$orderby=updatedAt&$skip=0&$top=50&__includeDeleted=true"
+	for b.Loop() {
+		serve(b, h, "GET", target, "")
+	}
+}
+
+// BenchmarkConditionalUpdate is a PATCH with a matching If-Match, the push of one update.
+func BenchmarkConditionalUpdate(b *testing.B) {
+	srv := benchServer(b, 1000)
+	h := srv.Handler()
+	for b.Loop() {
+		row, _ := srv.Row("todoitem", "r00500")
+		serve(b, h, "PATCH", "/tables/todoitem/r00500", `{"n":1}`, "If-Match", `"`+row["version"].(string)+`"`)
+	}
+}
+
+// BenchmarkInsert is a POST of a new row.
+func BenchmarkInsert(b *testing.B) {
+	h := benchServer(b, 0).Handler()
+	i := 0
+	for b.Loop() {
+		i++
+		serve(b, h, "POST", "/tables/todoitem", fmt.Sprintf(`{"id":"n%d","text":"x"}`, i))
+	}
+}

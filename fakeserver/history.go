@@ -1,0 +1,83 @@
+package fakeserver
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Op names what a request asked of a table.
+type Op string
+
+const (
+	OpQuery    Op = "query"
+	OpLookup   Op = "lookup"
+	OpInsert   Op = "insert"
+	OpUpdate   Op = "update"
+	OpDelete   Op = "delete"
+	OpUndelete Op = "undelete"
+)
+
+// Source says where an event came from.
+const (
+	SourceHTTP   = "http"   // a client's request
+	SourceDirect = "direct" // a server-side write through the Go or admin API
+)
+
+// Event is one entry of the history: a request the server answered, or a direct write.
+// Seq is global and gapless; events are appended in the order the server applied them, so
+// the history is a linearisation of everything that happened.
+type Event struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"` // the server clock when the event was handled
+	Source string    `json:"source"`
+	// Client is X-ZUMO-INSTALLATION-ID, else the User-Agent; "server" for direct writes.
+	Client string `json:"client,omitempty"`
+	Method string `json:"method,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Query  string `json:"query,omitempty"`
+	Op     Op     `json:"op,omitempty"`
+	Table  string `json:"table,omitempty"`
+	ItemID string `json:"itemId,omitempty"`
+	Status int    `json:"status"`
+	// VersionBefore and VersionAfter are the row's version around the request ("" when the
+	// row did not exist); they differ only when Applied.
+	VersionBefore string `json:"versionBefore,omitempty"`
+	VersionAfter  string `json:"versionAfter,omitempty"`
+	// UpdatedAt is the row's updatedAt after a write that was applied.
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	// Applied is true when the request changed the table.
+	Applied bool `json:"applied"`
+	// Rows is how many rows a query returned.
+	Rows int `json:"rows,omitempty"`
+	// Error is the message of a refused request.
+	Error string `json:"error,omitempty"`
+	// Fault names the fault rule that hit the request, if any.
+	Fault string `json:"fault,omitempty"`
+}
+
+// WriteJSONLines writes events as JSON Lines: one object per line.
+func WriteJSONLines(w io.Writer, events []Event) error {
+	enc := json.NewEncoder(w)
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadJSONLines reads what WriteJSONLines wrote.
+func ReadJSONLines(r io.Reader) ([]Event, error) {
+	dec := json.NewDecoder(r)
+	var events []Event
+	for {
+		var e Event
+		if err := dec.Decode(&e); err == io.EOF {
+			return events, nil
+		} else if err != nil {
+			return events, err
+		}
+		events = append(events, e)
+	}
+}

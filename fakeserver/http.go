@@ -1,0 +1,478 @@
+package fakeserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// routes builds the table protocol: the table handlers, wrapped in the checks every request
+// meets. Each concern is one middleware, applied in this order from the outside in:
+// history and logging, panic containment, API version, auth, body limit.
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	// Ids like ".." must reach the handler to be refused there, not be redirected.
+	r.SkipClean(true)
+	r.NotFoundHandler = http.HandlerFunc(s.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	r.HandleFunc("/", s.handleInfo).Methods(http.MethodGet)
+	t := r.PathPrefix("/tables/").Subrouter()
+	t.Use(s.requireAPIVersion, s.requireAuth, s.limitBody)
+	t.HandleFunc("/{table}", s.handleQuery).Methods(http.MethodGet)
+	t.HandleFunc("/{table}", s.handleInsert).Methods(http.MethodPost)
+	t.HandleFunc("/{table}/{id}", s.handleLookup).Methods(http.MethodGet)
+	t.HandleFunc("/{table}/{id}", s.handleUpdate).Methods(http.MethodPatch)
+	t.HandleFunc("/{table}/{id}", s.handleDelete).Methods(http.MethodDelete)
+	t.HandleFunc("/{table}/{id}", s.handleUndelete).Methods(http.MethodPost)
+	return s.recordRequests(containPanics(r))
+}
+
+// exchange is the per-request state the middleware and the handler share.
+type exchange struct {
+	ev       Event
+	recorded bool
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(r *http.Request) *exchange {
+	x, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	if x == nil {
+		x = &exchange{} // a handler mounted without recordRequests; nothing will read it
+	}
+	return x
+}
+
+// clientID names the requesting client for the history: the SDKs send an installation id.
+func clientID(r *http.Request) string {
+	if id := r.Header.Get("X-ZUMO-INSTALLATION-ID"); id != "" {
+		return id
+	}
+	return r.UserAgent()
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recordRequests gives every request an event and makes sure it reaches the history: the
+// table operations record it themselves, under the lock, at the moment they apply; anything
+// refused before that (a 401, a bad route) is recorded here. It also writes the -v log line.
+func (s *Server) recordRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{ev: Event{Source: SourceHTTP, Client: clientID(r), Method: r.Method,
+			Path: r.URL.Path, Query: r.URL.RawQuery}}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+		if !x.recorded {
+			s.mu.Lock()
+			x.ev.Status = sw.status
+			s.appendLocked(&x.ev)
+			s.mu.Unlock()
+		}
+		if s.cfg.Logger != nil {
+			s.cfg.Logger.Print(logLine(&x.ev, sw.status))
+		}
+	})
+}
+
+func logLine(ev *Event, status int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", ev.Method, ev.Path)
+	if ev.Query != "" {
+		b.WriteString("?" + ev.Query)
+	}
+	fmt.Fprintf(&b, " %d", status)
+	if ev.Client != "" {
+		fmt.Fprintf(&b, " client=%q", ev.Client)
+	}
+	if ev.VersionAfter != "" && ev.Applied {
+		fmt.Fprintf(&b, " version=%s", ev.VersionAfter)
+	}
+	if ev.Rows > 0 {
+		fmt.Fprintf(&b, " rows=%d", ev.Rows)
+	}
+	if ev.Error != "" {
+		fmt.Fprintf(&b, " error=%q", ev.Error)
+	}
+	return b.String()
+}
+
+// containPanics turns a panic into a 500 so one bad request cannot take the server down. A
+// 500 is itself a bug the conformance suite looks for.
+func containPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": fmt.Sprintf("internal error: %v", p)}, "")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAPIVersion refuses v2 requests that do not say ZUMO-API-VERSION: 2.0.x.
+func (s *Server) requireAPIVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Dialect == V2 {
+			v := r.Header.Get("ZUMO-API-VERSION")
+			if v == "" {
+				for k, vals := range r.URL.Query() {
+					if strings.EqualFold(k, "ZUMO-API-VERSION") && len(vals) > 0 {
+						v = vals[0]
+					}
+				}
+			}
+			if v == "" {
+				s.writeError(w, r, badRequest("this is a v2 (Azure Mobile Apps) server: send ZUMO-API-VERSION: 2.0.0, as a header or a query parameter"))
+				return
+			}
+			if !supportedAPIVersion(v) {
+				s.writeError(w, r, badRequest("ZUMO-API-VERSION %q is not supported: this server accepts 2.0.x", v))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func supportedAPIVersion(v string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "2.0.")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// requireAuth checks the application key and the auth token the server was given.
+func (s *Server) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AppKey != "" && r.Header.Get("X-ZUMO-APPLICATION") != s.cfg.AppKey {
+			s.writeError(w, r, errorf(http.StatusUnauthorized, "missing or wrong application key (X-ZUMO-APPLICATION)"))
+			return
+		}
+		if s.cfg.AuthToken != "" && r.Header.Get("X-ZUMO-AUTH") != s.cfg.AuthToken {
+			s.writeError(w, r, errorf(http.StatusUnauthorized, "missing or wrong authentication token (X-ZUMO-AUTH)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody answers 413 to a body over the limit, declared or actual.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			s.writeError(w, r, tooLarge(s.cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(limit int64) *Error {
+	return errorf(http.StatusRequestEntityTooLarge, "the body is larger than this server's limit of %d bytes", limit)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errorf(http.StatusNotFound, "no such route: %s %s (tables live under /tables/{table})", r.Method, r.URL.Path))
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	allow := "GET, POST"
+	if strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 2 {
+		allow = "GET, PATCH, DELETE, POST"
+	}
+	w.Header().Set("Allow", allow)
+	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method %s is not allowed here; allowed: %s", r.Method, allow))
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"server":   "conflictlab fakeserver",
+		"dialect":  s.cfg.Dialect,
+		"pageSize": s.cfg.PageSize,
+		"maxTop":   s.cfg.MaxTop,
+		"tables":   "/tables/{table}",
+		"admin":    adminPrefix,
+	}, "")
+}
+
+// apply runs one table operation under the lock and records its event.
+func (s *Server) apply(r *http.Request, op Op, run func(ev *Event) result) result {
+	x := exchangeOf(r)
+	x.ev.Op = op
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := run(&x.ev)
+	s.recordLocked(&x.ev, res)
+	x.recorded = true
+	return res
+}
+
+// request is what the handlers read off every table request before touching the tables.
+type request struct {
+	table string
+	id    string
+	q     *query
+	match *ifMatch
+}
+
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*request, bool) {
+	x := exchangeOf(r)
+	x.ev.Op = op
+	vars := mux.Vars(r)
+	req := &request{table: vars["table"], id: vars["id"]}
+	x.ev.Table, x.ev.ItemID = req.table, req.id
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, badRequest("malformed query string: %v", err))
+		return nil, false
+	}
+	q, qerr := parseQuery(s.cfg.Dialect, vals, s.cfg.MaxTop)
+	if qerr != nil {
+		s.writeError(w, r, qerr)
+		return nil, false
+	}
+	req.q = q
+	m, merr := parseIfMatch(r.Header.Values("If-Match"))
+	if merr != nil {
+		s.writeError(w, r, badRequest("%v", merr))
+		return nil, false
+	}
+	req.match = m
+	return req, true
+}
+
+// readBody reads a write's body: exactly one JSON object, within the size limit.
+func (s *Server) readBody(r *http.Request) (map[string]any, *Error) {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	if err == nil {
+		// Anything after the object is as wrong as a malformed object.
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = terr
+			if err == nil {
+				err = errors.New("unexpected data after the JSON value")
+			}
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, tooLarge(s.cfg.MaxBodyBytes)
+	case err == io.EOF:
+		return nil, badRequest("the body is empty: expected a JSON object")
+	case err != nil:
+		return nil, badRequest("malformed JSON body: %v", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, badRequest("the body must be a JSON object, got %s", jsonType(v))
+	}
+	return obj, nil
+}
+
+func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, op Op) (*request, *body, bool) {
+	req, ok := s.readRequest(w, r, op)
+	if !ok {
+		return nil, nil, false
+	}
+	item, err := s.readBody(r)
+	if err == nil {
+		var b *body
+		if b, err = splitBody(s.cfg.Dialect, item); err == nil {
+			if req.id != "" && b.hasID && idKey(b.id) != idKey(req.id) {
+				err = badRequest("the body's id %q differs from the URL's %q", b.id, req.id)
+			} else {
+				return req, b, true
+			}
+		}
+	}
+	s.writeError(w, r, err)
+	return nil, nil, false
+}
+
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.readRequest(w, r, OpQuery)
+	if !ok {
+		return
+	}
+	res := s.apply(r, OpQuery, func(*Event) result { return s.queryLocked(req.table, req.q) })
+	if res.err != nil {
+		s.writeError(w, r, res.err)
+		return
+	}
+	p := res.page
+	rows := make([]map[string]any, len(p.rows))
+	for i, rec := range p.rows {
+		rows[i] = rec.render(s.cfg.Dialect, req.q.sys, req.q.sel)
+	}
+	if p.next {
+		w.Header().Set("Link", "<"+nextPageURL(r, p)+">; rel=next")
+	}
+	var out any = rows
+	if req.q.inlineCount {
+		out = map[string]any{"results": rows, "count": p.count}
+	}
+	writeJSON(w, http.StatusOK, out, "")
+}
+
+// nextPageURL is the absolute URL of the page after p: the same query with $skip advanced
+// and $top reduced by what was returned.
+func nextPageURL(r *http.Request, p *page) string {
+	vals, _ := url.ParseQuery(r.URL.RawQuery)
+	vals.Set("$skip", strconv.Itoa(p.nextSkip))
+	if p.nextTop >= 0 {
+		vals.Set("$top", strconv.Itoa(p.nextTop))
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: vals.Encode()}
+	return u.String()
+}
+
+func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.readRequest(w, r, OpLookup)
+	if !ok {
+		return
+	}
+	res := s.apply(r, OpLookup, func(*Event) result { return s.lookupLocked(req.table, req.id, req.q.includeDeleted) })
+	s.writeResult(w, r, req, res)
+}
+
+func (s *Server) handleInsert(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.readWrite(w, r, OpInsert)
+	if !ok {
+		return
+	}
+	res := s.apply(r, OpInsert, func(ev *Event) result { return s.insertLocked(ev, req.table, b) })
+	if res.err == nil && res.rec != nil {
+		w.Header().Set("Location", (&url.URL{Path: "/tables/" + res.table + "/" + res.rec.id}).EscapedPath())
+	}
+	s.writeResult(w, r, req, res)
+}
+
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.readWrite(w, r, OpUpdate)
+	if !ok {
+		return
+	}
+	res := s.apply(r, OpUpdate, func(ev *Event) result { return s.updateLocked(ev, req.table, req.id, b, req.match) })
+	s.writeResult(w, r, req, res)
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.readRequest(w, r, OpDelete)
+	if !ok {
+		return
+	}
+	res := s.apply(r, OpDelete, func(ev *Event) result { return s.deleteLocked(ev, req.table, req.id, req.match) })
+	s.writeResult(w, r, req, res)
+}
+
+func (s *Server) handleUndelete(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.readRequest(w, r, OpUndelete)
+	if !ok {
+		return
+	}
+	// The body, if any, carries nothing an undelete uses; it is still read within the limit.
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.writeError(w, r, tooLarge(s.cfg.MaxBodyBytes))
+			return
+		}
+	}
+	res := s.apply(r, OpUndelete, func(ev *Event) result { return s.undeleteLocked(ev, req.table, req.id, req.match) })
+	s.writeResult(w, r, req, res)
+}
+
+// writeResult answers a single-item operation: the row with its ETag, or the refusal, which
+// for a 409 or 412 is the server's current row.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *request, res result) {
+	if res.err != nil && res.rec == nil {
+		s.writeError(w, r, res.err)
+		return
+	}
+	if res.status == http.StatusNoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	sys := req.q.sys
+	if res.err != nil && s.cfg.Dialect == V1 {
+		// A v1 conflict body always carries the version the client needs to retry.
+		sys = sysProps{colVersion: true}
+		for k := range req.q.sys {
+			sys[k] = true
+		}
+	}
+	writeJSON(w, res.status, res.rec.render(s.cfg.Dialect, sys, req.q.sel), EncodeVersion(res.rec.version))
+}
+
+// writeError answers with a JSON error body in the server's dialect and notes the message
+// for the history.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err *Error) {
+	exchangeOf(r).ev.Error = err.Message
+	body := map[string]any{"error": err.Message}
+	if s.cfg.Dialect == V1 {
+		body["code"] = err.Status
+	}
+	writeJSON(w, err.Status, body, "")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any, version string) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status, buf = http.StatusInternalServerError, *bytes.NewBufferString(`{"error":"cannot encode the response"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	if version != "" {
+		h.Set("ETag", etag(version))
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
