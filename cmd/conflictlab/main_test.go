@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conflictlab/conflictlab/fakeserver"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// TestMain lets the test binary stand in for the conflictlab binary, so the suite can send
+// real signals to a real process without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("CONFLICTLAB_BE_MAIN") == "1" {
+		os.Args = append([]string{"conflictlab"}, strings.Fields(os.Getenv("CONFLICTLAB_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestCLI(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "conflictlab CLI")
+}
+
+// syncBuffer is an output a goroutine writes while the spec reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var servingLine = regexp.MustCompile(`serving (v\d) tables on (http://127\.0\.0\.1:\d+)`)
+
+// serve runs `conflictlab serve args...` in-process until the spec ends.
+func serve(args ...string) (base string, stdout, stderr *syncBuffer, done chan error, stop func()) {
+	GinkgoHelper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr, done = &syncBuffer{}, &syncBuffer{}, make(chan error, 1)
+	cmd := newRootCommand()
+	cmd.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	Eventually(stdout.String).Should(MatchRegexp(servingLine.String()))
+	base = servingLine.FindStringSubmatch(stdout.String())[2]
+	DeferCleanup(cancel)
+	return base, stdout, stderr, done, cancel
+}
+
+func get(url string, kv ...string) (int, string) {
+	GinkgoHelper()
+	req, err := http.NewRequest("GET", url, nil)
+	Expect(err).NotTo(HaveOccurred())
+	for i := 0; i+1 < len(kv); i += 2 {
+		req.Header.Set(kv[i], kv[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+var _ = Describe("conflictlab serve", func() {
+	It("serves the table protocol and the admin API, logs at -v, and writes the history on exit", func() {
+		history := filepath.Join(GinkgoT().TempDir(), "history.jsonl")
+		base, stdout, stderr, done, stop := serve("-v", "--sim-clock", "--clock-step", "0", "--seed", "7", "--history", history)
+		Expect(stdout.String()).To(ContainSubstring("seed 7"))
+
+		req, _ := http.NewRequest("POST", base+"/tables/todoitem", strings.NewReader(`{"id":"e1","text":"Buy eggs"}`))
+		req.Header.Set("ZUMO-API-VERSION", "2.0.0")
+		res, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		res.Body.Close()
+		Expect(res.StatusCode).To(Equal(http.StatusCreated))
+
+		status, body := get(base + "/_conflictlab/tables/todoitem")
+		Expect(status).To(Equal(http.StatusOK))
+		Expect(body).To(ContainSubstring(`"updatedAt":"2014-06-11T00:00:00.000Z"`))
+		Eventually(stderr.String).Should(MatchRegexp(`POST /tables/todoitem 201 client="Go-http-client/1.1" version=AAAAAAAAAAE=`))
+
+		stop()
+		Eventually(done).Should(Receive(BeNil()))
+		Expect(stdout.String()).To(ContainSubstring("conflictlab: stopped"))
+		f, err := os.Open(history)
+		Expect(err).NotTo(HaveOccurred())
+		defer f.Close()
+		events, err := fakeserver.ReadJSONLines(f)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(events).To(HaveLen(1))
+		Expect(events[0].ItemID).To(Equal("e1"))
+	})
+
+	It("speaks v1 with an app key", func() {
+		base, _, _, _, _ := serve("--dialect", "v1", "--app-key", "secret", "--tables", "todoitem")
+		status, body := get(base + "/tables/todoitem")
+		Expect(status).To(Equal(http.StatusUnauthorized))
+		Expect(body).To(ContainSubstring(`"code":401`))
+		status, _ = get(base+"/tables/todoitem", "X-ZUMO-APPLICATION", "secret")
+		Expect(status).To(Equal(http.StatusOK))
+		status, _ = get(base+"/tables/other", "X-ZUMO-APPLICATION", "secret")
+		Expect(status).To(Equal(http.StatusNotFound))
+	})
+
+	It("serves the admin API on its own address with --admin-addr", func() {
+		base, stdout, _, _, _ := serve("--admin-addr", "127.0.0.1:0")
+		admin := regexp.MustCompile(`admin API at (http://\S+)/_conflictlab/`).FindStringSubmatch(stdout.String())
+		Expect(admin).To(HaveLen(2))
+		Expect(admin[1]).NotTo(Equal(base))
+		status, _ := get(base + "/_conflictlab/history")
+		Expect(status).To(Equal(http.StatusNotFound), "not on the table address")
+		status, _ = get(admin[1] + "/_conflictlab/history")
+		Expect(status).To(Equal(http.StatusOK))
+	})
+
+	DescribeTable("refuses bad flags with a clear error",
+		func(want string, args ...string) {
+			cmd := newRootCommand()
+			cmd.SetArgs(append([]string{"serve"}, args...))
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			Expect(cmd.Execute()).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("dialect", "unknown dialect", "--dialect", "v3"),
+		Entry("page size", "must be positive", "--page-size", "0"),
+		Entry("table name", "invalid table name", "--tables", "bad-name"),
+		Entry("clock start", "--clock-start", "--sim-clock", "--clock-start", "yesterday"),
+		Entry("negative step", "--clock-step", "--sim-clock", "--clock-step", "-1ms"),
+		Entry("address", "cannot listen", "--addr", "127.0.0.1:notaport"),
+		Entry("arguments", "unknown command", "extra"),
+	)
+
+	It("refuses an address that is in use", func() {
+		base, _, _, _, _ := serve()
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"serve", "--addr", strings.TrimPrefix(base, "http://")})
+		cmd.SetOut(io.Discard)
+		Expect(cmd.Execute()).To(MatchError(ContainSubstring("address already in use")))
+	})
+
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		It("stops cleanly on "+sig.String(), func() {
+			history := filepath.Join(GinkgoT().TempDir(), "h.jsonl")
+			proc := exec.Command(os.Args[0])
+			proc.Env = append(os.Environ(), "CONFLICTLAB_BE_MAIN=1",
+				"CONFLICTLAB_ARGS=serve --addr 127.0.0.1:0 --history "+history)
+			out, err := proc.StdoutPipe()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(proc.Start()).To(Succeed())
+			lines := bufio.NewScanner(out)
+			Expect(lines.Scan()).To(BeTrue())
+			Expect(lines.Text()).To(MatchRegexp(servingLine.String()))
+			base := servingLine.FindStringSubmatch(lines.Text())[2]
+			status, _ := get(base+"/tables/todoitem", "ZUMO-API-VERSION", "2.0.0")
+			Expect(status).To(Equal(http.StatusOK))
+
+			Expect(proc.Process.Signal(sig)).To(Succeed())
+			var rest strings.Builder
+			for lines.Scan() {
+				rest.WriteString(lines.Text() + "\n")
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- proc.Wait() }()
+			Eventually(exited, 10*time.Second).Should(Receive(BeNil()), "exit status 0")
+			Expect(rest.String()).To(ContainSubstring("conflictlab: stopped"))
+			Expect(history).To(BeAnExistingFile())
+		})
+	}
+
+	It("has help that shows the admin API and an example", func() {
+		var out bytes.Buffer
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"serve", "--help"})
+		cmd.SetOut(&out)
+		Expect(cmd.Execute()).To(Succeed())
+		Expect(out.String()).To(ContainSubstring("/_conflictlab/history"))
+		Expect(out.String()).To(ContainSubstring("--sim-clock"))
+		Expect(out.String()).To(ContainSubstring("curl"))
+	})
+})

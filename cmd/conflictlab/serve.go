@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/spf13/cobra"
+)
+
+type serveOptions struct {
+	addr, adminAddr  string
+	dialect          string
+	pageSize, maxTop int
+	maxBody          int64
+	seed             int64
+	simClock         bool
+	clockStart       string
+	clockStep        time.Duration
+	tables           []string
+	hardDelete       bool
+	hardDeleteTables []string
+	deleteNoContent  bool
+	authToken        string
+	appKey           string
+	historyFile      string
+	verbose          bool
+}
+
+func newServeCommand() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the fake versioned table server",
+		Long: `Run the fake versioned table server on a local address until SIGINT or SIGTERM.
+
+It speaks the Azure Mobile Apps table protocol (v2, the default: send ZUMO-API-VERSION: 2.0.0)
+or the Azure Mobile Services one (v1), keeps every row versioned, soft-deletes, pages, filters,
+and records every request in a history. The admin API lives under /_conflictlab/ (loopback
+clients only) unless --admin-addr gives it an address of its own:
+
+  GET  /_conflictlab/history[?since=N]     the history, as JSON Lines
+  POST /_conflictlab/reset                 empty every table and the history
+  GET  /_conflictlab/tables/{t}            raw rows, tombstones included
+  POST /_conflictlab/tables/{t}/{id}?op=   a direct write: write (upsert), insert, update,
+                                           delete or undelete, body the patch
+  GET|POST /_conflictlab/clock             read the clock; {"advanceMs":N}, {"stepMs":N}`,
+		Example: `  conflictlab serve -v
+  conflictlab serve --dialect v1 --app-key secret --addr 127.0.0.1:9000
+  conflictlab serve --sim-clock --clock-step 0 --seed 42 --history history.jsonl
+
+  curl -H 'ZUMO-API-VERSION: 2.0.0' -d '{"id":"e1","text":"Buy eggs"}' \
+       -H 'Content-Type: application/json' http://127.0.0.1:8080/tables/todoitem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	f.StringVar(&o.adminAddr, "admin-addr", "", "serve the admin API on this address instead of under /_conflictlab/")
+	f.StringVar(&o.dialect, "dialect", "v2", "wire dialect: v2 (Azure Mobile Apps) or v1 (Azure Mobile Services)")
+	f.IntVar(&o.pageSize, "page-size", 50, "most rows in one response")
+	f.IntVar(&o.maxTop, "max-top", 1000, "largest $top accepted")
+	f.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes")
+	f.Int64Var(&o.seed, "seed", 0, "seed for generated ids and random faults (0: pick one and print it)")
+	f.BoolVar(&o.simClock, "sim-clock", false, "use a simulated clock that moves only when rows are written")
+	f.StringVar(&o.clockStart, "clock-start", fakeserver.DefaultSimStart.Format(time.RFC3339), "start time of the simulated clock")
+	f.DurationVar(&o.clockStep, "clock-step", time.Millisecond, "how far each write moves the simulated clock (0: every write shares one updatedAt)")
+	f.StringSliceVar(&o.tables, "tables", nil, "fixed list of tables; any other table is a 404 (default: tables appear on first write)")
+	f.BoolVar(&o.hardDelete, "hard-delete", false, "delete rows for real in every table (no tombstones)")
+	f.StringSliceVar(&o.hardDeleteTables, "hard-delete-tables", nil, "delete rows for real in these tables only")
+	f.BoolVar(&o.deleteNoContent, "delete-204", false, "answer every DELETE with 204 No Content, as the .NET servers do")
+	f.StringVar(&o.authToken, "auth-token", "", "require this X-ZUMO-AUTH token on table requests")
+	f.StringVar(&o.appKey, "app-key", "", "require this X-ZUMO-APPLICATION key on table requests")
+	f.StringVar(&o.historyFile, "history", "", "on exit, write the history to this file as JSON Lines")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log one line per request to stderr")
+	return cmd
+}
+
+func (o *serveOptions) config(stderr io.Writer) (fakeserver.Config, error) {
+	d, err := fakeserver.ParseDialect(o.dialect)
+	if err != nil {
+		return fakeserver.Config{}, err
+	}
+	cfg := fakeserver.Config{
+		Dialect: d, PageSize: o.pageSize, MaxTop: o.maxTop, MaxBodyBytes: o.maxBody, Seed: o.seed,
+		Tables: o.tables, HardDelete: o.hardDelete, HardDeleteTables: o.hardDeleteTables,
+		DeleteNoContent: o.deleteNoContent, AuthToken: o.authToken, AppKey: o.appKey,
+	}
+	if o.pageSize <= 0 || o.maxTop <= 0 || o.maxBody <= 0 {
+		return cfg, errors.New("--page-size, --max-top and --max-body must be positive")
+	}
+	if o.simClock {
+		start, err := time.Parse(time.RFC3339Nano, o.clockStart)
+		if err != nil {
+			return cfg, fmt.Errorf("--clock-start: %w", err)
+		}
+		if o.clockStep < 0 {
+			return cfg, errors.New("--clock-step must not be negative")
+		}
+		cfg.Clock = fakeserver.SimClock(start).WithStep(o.clockStep)
+	}
+	if o.verbose {
+		cfg.Logger = log.New(stderr, "", log.Ltime|log.Lmicroseconds)
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
+	cfg, err := o.config(stderr)
+	if err != nil {
+		return err
+	}
+	srv, err := fakeserver.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	handler := srv.Handler()
+	var servers []*http.Server
+	var listeners []net.Listener
+	listen := func(addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", addr, err)
+		}
+		listeners = append(listeners, ln)
+		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+		return nil
+	}
+	if o.adminAddr != "" {
+		handler = srv.TableHandler()
+	}
+	if err := listen(o.addr, handler); err != nil {
+		return err
+	}
+	adminURL := "http://" + listeners[0].Addr().String() + "/_conflictlab/"
+	if o.adminAddr != "" {
+		if err := listen(o.adminAddr, srv.AdminHandler()); err != nil {
+			listeners[0].Close()
+			return err
+		}
+		adminURL = "http://" + listeners[1].Addr().String() + "/_conflictlab/"
+	}
+	clock := "real clock"
+	if o.simClock {
+		clock = fmt.Sprintf("simulated clock from %s, step %s", o.clockStart, o.clockStep)
+	}
+	fmt.Fprintf(stdout, "conflictlab: serving %s tables on http://%s (seed %d, %s)\n",
+		cfg.Dialect, listeners[0].Addr(), srv.Seed(), clock)
+	fmt.Fprintf(stdout, "conflictlab: admin API at %s\n", adminURL)
+
+	errs := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errs <- s.Serve(listeners[i]) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdown)
+	}
+	if o.historyFile != "" {
+		if err := writeHistory(o.historyFile, srv.History()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "conflictlab: history written to %s\n", o.historyFile)
+	}
+	fmt.Fprintln(stdout, "conflictlab: stopped")
+	return nil
+}
+
+func writeHistory(path string, events []fakeserver.Event) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--history: %w", err)
+	}
+	if err := fakeserver.WriteJSONLines(f, events); err != nil {
+		f.Close()
+		return fmt.Errorf("--history: %w", err)
+	}
+	return f.Close()
+}
+
