@@ -432,7 +432,9 @@ func sep(path string) string {
 	return "?"
 }
 
-func srvRow(srv *fakeserver.Server, table, id string) (map[string]any, bool) { return srv.Row(table, id) }
+func srvRow(srv *fakeserver.Server, table, id string) (map[string]any, bool) {
+	return srv.Row(table, id)
+}
 
 var _ = Describe("Queries", func() {
 	var (
@@ -464,7 +466,7 @@ var _ = Describe("Queries", func() {
 		Expect(get("$filter=" + url.QueryEscape("substringof('item 4',text) or startswith(id,'i01')")).IDs()).To(Equal([]string{"i01", "i04"}))
 		Expect(get("$filter=" + url.QueryEscape("missing eq null")).IDs()).To(HaveLen(4))
 		Expect(get("$filter=" + url.QueryEscape("missing gt 0")).IDs()).To(BeEmpty())
-		Expect(get("$filter=" + url.QueryEscape("missing ne 1")).IDs()).To(BeEmpty(), "only a comparison with the literal null tests for null")
+		Expect(get("$filter="+url.QueryEscape("missing ne 1")).IDs()).To(BeEmpty(), "only a comparison with the literal null tests for null")
 		Expect(get("$filter=" + url.QueryEscape("updatedAt ge datetimeoffset'2014-06-09T23:40:04.299Z'")).IDs()).To(Equal([]string{"i03", "i04"}))
 	})
 
@@ -479,7 +481,7 @@ var _ = Describe("Queries", func() {
 		}
 		Expect(get("").IDs()).To(Equal([]string{"a", "b", "c", "d"}))
 		Expect(get("$orderby=k").IDs()).To(Equal([]string{"d", "b", "c", "a"}), "null first, then ties by id")
-		Expect(get("$orderby=" + url.QueryEscape("k desc")).IDs()).To(Equal([]string{"a", "b", "c", "d"}), "ties stay in id order when descending")
+		Expect(get("$orderby="+url.QueryEscape("k desc")).IDs()).To(Equal([]string{"a", "b", "c", "d"}), "ties stay in id order when descending")
 		Expect(get("$orderby=" + url.QueryEscape("k desc,id desc")).IDs()).To(Equal([]string{"a", "c", "b", "d"}))
 	})
 

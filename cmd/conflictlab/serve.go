@@ -194,4 +194,3 @@ func writeHistory(path string, events []fakeserver.Event) error {
 	}
 	return f.Close()
 }
-
