@@ -188,6 +188,12 @@ func (s *Server) adminClock(w http.ResponseWriter, r *http.Request) {
 			writeAdminError(w, badRequest("expected {\"advanceMs\": N} and/or {\"stepMs\": N}: %v", err))
 			return
 		}
+		const limitMs = 100 * 365 * 24 * 3600 * 1000 // a century: no Duration overflow, no 5-digit years
+		if req.AdvanceMs != nil && (*req.AdvanceMs > limitMs || *req.AdvanceMs < -limitMs) ||
+			req.StepMs != nil && *req.StepMs > limitMs {
+			writeAdminError(w, badRequest("advanceMs and stepMs must be within ±%d (a century)", int64(limitMs)))
+			return
+		}
 		if req.StepMs != nil {
 			if !simulated {
 				writeAdminError(w, badRequest("stepMs needs a simulated clock; this server runs on the real clock"))

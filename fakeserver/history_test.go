@@ -244,6 +244,7 @@ var _ = Describe("The admin API", func() {
 		Expect(a["updatedAt"]).To(Equal("2014-06-09T23:40:05.297Z"))
 		Expect(b["updatedAt"]).To(Equal(a["updatedAt"]))
 		Expect(admin.do("POST", "/_conflictlab/clock", map[string]any{"advance": 1}).Status).To(Equal(http.StatusBadRequest))
+		Expect(admin.do("POST", "/_conflictlab/clock", map[string]any{"advanceMs": int64(1) << 62}).Status).To(Equal(http.StatusBadRequest))
 		Expect(admin.do("GET", "/_conflictlab/clock", nil).Object()).To(HaveKeyWithValue("now", "2014-06-09T23:40:05.297Z"))
 	})
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 )
@@ -23,17 +24,45 @@ func (s *Server) routes() http.Handler {
 	// Ids like ".." must reach the handler to be refused there, not be redirected.
 	r.SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
-	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
-	r.HandleFunc("/", s.handleInfo).Methods(http.MethodGet)
+	r.Handle("/", s.byMethod(route{http.MethodGet, s.handleInfo}))
 	t := r.PathPrefix("/tables/").Subrouter()
 	t.Use(s.requireAPIVersion, s.requireAuth, s.limitBody)
-	t.HandleFunc("/{table}", s.handleQuery).Methods(http.MethodGet)
-	t.HandleFunc("/{table}", s.handleInsert).Methods(http.MethodPost)
-	t.HandleFunc("/{table}/{id}", s.handleLookup).Methods(http.MethodGet)
-	t.HandleFunc("/{table}/{id}", s.handleUpdate).Methods(http.MethodPatch)
-	t.HandleFunc("/{table}/{id}", s.handleDelete).Methods(http.MethodDelete)
-	t.HandleFunc("/{table}/{id}", s.handleUndelete).Methods(http.MethodPost)
+	// One route per path, dispatching on the method itself: gorilla/mux forgets a method
+	// mismatch when a later route of a subrouter matches, and would answer 404 for a 405.
+	t.Handle("/{table}", s.byMethod(
+		route{http.MethodGet, s.handleQuery},
+		route{http.MethodPost, s.handleInsert}))
+	t.Handle("/{table}/{id}", s.byMethod(
+		route{http.MethodGet, s.handleLookup},
+		route{http.MethodPatch, s.handleUpdate},
+		route{http.MethodDelete, s.handleDelete},
+		route{http.MethodPost, s.handleUndelete}))
 	return s.recordRequests(containPanics(r))
+}
+
+// route is one method of a path.
+type route struct {
+	method  string
+	handler http.HandlerFunc
+}
+
+// byMethod serves a path's routes, answering any other method with a 405 that lists them.
+func (s *Server) byMethod(routes ...route) http.Handler {
+	methods := make([]string, len(routes))
+	for i, rt := range routes {
+		methods[i] = rt.method
+	}
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, rt := range routes {
+			if r.Method == rt.method {
+				rt.handler(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", allow)
+		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
+	})
 }
 
 // exchange is the per-request state the middleware and the handler share.
@@ -214,15 +243,6 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, errorf(http.StatusNotFound, "no such route: %s %s (tables live under /tables/{table})", r.Method, r.URL.Path))
 }
 
-func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	allow := "GET, POST"
-	if strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 2 {
-		allow = "GET, PATCH, DELETE, POST"
-	}
-	w.Header().Set("Allow", allow)
-	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method %s is not allowed here; allowed: %s", r.Method, allow))
-}
-
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"server":   "conflictlab fakeserver",
@@ -280,35 +300,75 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*re
 	return req, true
 }
 
-// readBody reads a write's body: exactly one JSON object, within the size limit.
+// readBody reads a write's body: exactly one JSON object, within the size limit, in valid
+// UTF-8 (encoding/json would quietly replace bad bytes, storing something nobody sent), with
+// no key given twice (encoding/json would quietly keep the last).
 func (s *Server) readBody(r *http.Request) (map[string]any, *Error) {
-	dec := json.NewDecoder(r.Body)
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	if err == nil {
-		// Anything after the object is as wrong as a malformed object.
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = terr
-			if err == nil {
-				err = errors.New("unexpected data after the JSON value")
-			}
-		}
-	}
+	raw, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return nil, tooLarge(s.cfg.MaxBodyBytes)
-	case err == io.EOF:
-		return nil, badRequest("the body is empty: expected a JSON object")
 	case err != nil:
-		return nil, badRequest("malformed JSON body: %v", err)
+		return nil, badRequest("cannot read the body: %v", err)
+	case len(bytes.TrimSpace(raw)) == 0:
+		return nil, badRequest("the body is empty: expected a JSON object")
+	case !utf8.Valid(raw):
+		return nil, badRequest("the body is not valid UTF-8")
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, badRequest("the body must be a JSON object, got %s", jsonType(v))
+	obj, err := decodeObject(raw)
+	if err != nil {
+		return nil, badRequest("%v", err)
 	}
 	return obj, nil
+}
+
+// decodeObject decodes one JSON object token by token, so it can see what a plain Unmarshal
+// hides: a duplicate key, or something other than an object at the top.
+func decodeObject(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, malformed(err)
+	}
+	if tok != json.Delim('{') {
+		kind := jsonType(tok)
+		if tok == json.Delim('[') {
+			kind = "an array"
+		}
+		return nil, fmt.Errorf("the body must be a JSON object, got %s", kind)
+	}
+	obj := map[string]any{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		key, _ := tok.(string) // inside an object the decoder yields only string keys
+		if _, dup := obj[key]; dup {
+			return nil, fmt.Errorf("property %q is given twice", key)
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed(err)
+		}
+		obj[key] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("malformed JSON body: unexpected data after the JSON object")
+	}
+	return obj, nil
+}
+
+func malformed(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("malformed JSON body: %v", err)
 }
 
 func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, op Op) (*request, *body, bool) {

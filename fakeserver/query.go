@@ -107,9 +107,11 @@ func one(vals url.Values, key string) (string, bool) {
 	return v[0], true
 }
 
+// nonNegative reads a $top or $skip: plain decimal digits, nothing else.
 func nonNegative(name, s string) (int, *Error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
-	if err != nil || n < 0 {
+	digits := s != "" && strings.Trim(s, "0123456789") == ""
+	n, err := strconv.ParseInt(s, 10, 32)
+	if !digits || err != nil {
 		return 0, badRequest("%s must be a non-negative integer, got %q", name, s)
 	}
 	return int(n), nil

@@ -111,6 +111,9 @@ type body struct {
 	hasID      bool
 	version    string
 	hasVersion bool
+	// badVersion is set when the version is not a string; it matters only where the version
+	// is used (a PATCH without If-Match): a POST ignores the version, as PROTOCOL.md says.
+	badVersion *Error
 	data       map[string]any
 }
 
@@ -139,11 +142,11 @@ func splitBody(d Dialect, item map[string]any) (*body, *Error) {
 			if v == nil {
 				continue
 			}
-			s, ok := v.(string)
-			if !ok {
-				return nil, badRequest("%s must be a string, got %s", k, jsonType(v))
+			if s, ok := v.(string); ok {
+				b.version, b.hasVersion = s, true
+			} else {
+				b.badVersion = badRequest("%s must be a string, got %s", k, jsonType(v))
 			}
-			b.version, b.hasVersion = s, true
 			continue
 		case strings.ToLower(wireName(d, colCreatedAt)), strings.ToLower(wireName(d, colUpdatedAt)),
 			strings.ToLower(wireName(d, colDeleted)):

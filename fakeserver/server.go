@@ -445,6 +445,9 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 	if m != nil && !m.matches(version) {
 		return preconditionFailed(res, cur)
 	}
+	if m == nil && b.badVersion != nil {
+		return withErr(res, b.badVersion)
+	}
 	if m == nil && b.hasVersion && b.version != version {
 		res.rec = cur
 		return withErr(res, errorf(http.StatusConflict, "the item's version %q does not match the server's", b.version))
