@@ -373,6 +373,14 @@ var _ = Describe("Requests", func() {
 		})
 	})
 
+	It("refuses a declared oversize body with 413 before acting, even on a DELETE, which reads no body", func() {
+		srv, p := startServer(fakeserver.Config{MaxBodyBytes: 64})
+		p.insert("todoitem", map[string]any{"id": "e1"})
+		p.expectError(p.do("DELETE", "/tables/todoitem/e1", strings.Repeat(" ", 65)), 413, "limit of 64 bytes")
+		row, _ := srv.Row("todoitem", "e1")
+		Expect(row).To(HaveKeyWithValue("deleted", false))
+	})
+
 	Describe("API version, auth and tables", func() {
 		It("accepts ZUMO-API-VERSION as a header or a query parameter in v2", func() {
 			_, p := startServer(fakeserver.Config{})
