@@ -142,18 +142,7 @@ func (b *biBench) request(method, path string, body io.Reader, kv ...string) *ht
 // send is peer.do for a request built by hand, with the same checks on the answer.
 func (b *biBench) send(req *http.Request) *response {
 	GinkgoHelper()
-	res, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	Expect(err).NotTo(HaveOccurred())
-	out := &response{Status: res.StatusCode, Header: res.Header, Raw: raw}
-	if len(raw) > 0 {
-		Expect(res.Header.Get("Content-Type")).To(HavePrefix("application/json"), "body: %s", raw)
-		Expect(json.Unmarshal(raw, &out.Body)).To(Succeed(), "body is not JSON: %s", raw)
-	}
-	Expect(res.StatusCode).NotTo(BeNumerically(">=", 500), "%s %s answered %d: %s", req.Method, req.URL, res.StatusCode, raw)
-	return out
+	return roundTrip(req)
 }
 
 // biChunked hides a body's length, so it travels with Transfer-Encoding: chunked.

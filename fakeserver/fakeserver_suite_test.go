@@ -138,6 +138,13 @@ func (p *peer) do(method, path string, body any, kv ...string) *response {
 	for k, v := range p.with(kv...).headers {
 		req.Header.Set(k, v)
 	}
+	return roundTrip(req)
+}
+
+// roundTrip sends req and checks what every answer must be: no 5xx, and a body, if any, that
+// is JSON.
+func roundTrip(req *http.Request) *response {
+	GinkgoHelper()
 	res, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer res.Body.Close()
@@ -148,7 +155,7 @@ func (p *peer) do(method, path string, body any, kv ...string) *response {
 		Expect(res.Header.Get("Content-Type")).To(HavePrefix("application/json"), "body: %s", raw)
 		Expect(json.Unmarshal(raw, &out.Body)).To(Succeed(), "body is not JSON: %s", raw)
 	}
-	Expect(res.StatusCode).NotTo(BeNumerically(">=", 500), "%s %s answered %d: %s", method, path, res.StatusCode, raw)
+	Expect(res.StatusCode).NotTo(BeNumerically(">=", 500), "%s %s answered %d: %s", req.Method, req.URL, res.StatusCode, raw)
 	return out
 }
 

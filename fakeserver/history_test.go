@@ -3,6 +3,7 @@ package fakeserver_test
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -111,6 +112,20 @@ var _ = Describe("The Go API", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(row).To(HaveKeyWithValue("deleted", false))
 		Expect(row).To(HaveKeyWithValue("version", version(4)))
+	})
+
+	It("takes Go numbers of any integer or float type, and refuses non-finite ones", func() {
+		type level int16
+		row, err := srv.Insert("nums", map[string]any{"id": "a", "i8": int8(-8), "u64": uint64(1 << 63), "u8": uint8(7),
+			"lv": level(3), "f32": float32(1.5), "t": time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(row).To(Equal(map[string]any{"id": "a", "i8": -8.0, "u64": float64(1 << 63), "u8": 7.0, "lv": 3.0, "f32": 1.5,
+			"t": "2020-01-02T03:04:05.006Z", "version": version(1), "createdAt": "2014-06-09T23:40:04.297Z",
+			"updatedAt": "2014-06-09T23:40:04.297Z", "deleted": false}))
+		_, err = srv.Insert("nums", map[string]any{"id": "b", "f": math.Inf(1)})
+		Expect(err).To(MatchError(ContainSubstring("out of range")))
+		_, err = srv.Insert("nums", map[string]any{"id": "b", "c": make(chan int)})
+		Expect(err).To(MatchError(ContainSubstring("unsupported value")))
 	})
 
 	It("lists rows with tombstones, ordered by id, and resets to a new server", func() {

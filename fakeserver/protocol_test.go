@@ -232,7 +232,7 @@ var _ = Describe("Requests", func() {
 						Expect(r.Object()).To(HaveKeyWithValue("text", "Buy eggs"))
 						Expect(r.Object()).To(HaveKeyWithValue(p.sys("version"), version(1)))
 						Expect(r.ETagVersion()).To(Equal(version(1)))
-						row, _ := srvRow(srv, "todoitem", "e1")
+						row, _ := srv.Row("todoitem", "e1")
 						Expect(row).To(HaveKeyWithValue("text", "Buy eggs"))
 					},
 					Entry("quoted", `"AAAAAAAAAAk="`),
@@ -289,7 +289,7 @@ var _ = Describe("Requests", func() {
 					Expect(r.Object()).To(HaveKeyWithValue(p.sys("version"), version(2)))
 					Expect(r.Object()).To(HaveKeyWithValue("text", "Buy eggs"))
 					Expect(r.ETagVersion()).To(Equal(version(2)))
-					row, ok := srvRow(srv, "todoitem", "e1")
+					row, ok := srv.Row("todoitem", "e1")
 					Expect(ok).To(BeTrue())
 					Expect(row).To(HaveKeyWithValue("deleted", true))
 				})
@@ -304,7 +304,7 @@ var _ = Describe("Requests", func() {
 					r := p.do("DELETE", "/tables/todoitem/e1", nil, "If-Match", `"AAAAAAAAAAk="`)
 					Expect(r.Status).To(Equal(http.StatusPreconditionFailed))
 					Expect(r.Object()).To(HaveKeyWithValue(p.sys("version"), version(1)))
-					row, _ := srvRow(srv, "todoitem", "e1")
+					row, _ := srv.Row("todoitem", "e1")
 					Expect(row).To(HaveKeyWithValue("deleted", false))
 				})
 			})
@@ -347,7 +347,7 @@ var _ = Describe("Requests", func() {
 			r := p.do("DELETE", "/tables/todoitem/e1", nil)
 			Expect(r.Status).To(Equal(http.StatusNoContent))
 			Expect(r.Raw).To(BeEmpty())
-			_, ok := srvRow(srv, "todoitem", "e1")
+			_, ok := srv.Row("todoitem", "e1")
 			Expect(ok).To(BeFalse())
 			p.expectError(p.do("GET", "/tables/todoitem/e1?__includeDeleted=true", nil), 404, "not found")
 			p.expectError(p.do("POST", "/tables/todoitem/e1", nil), 404, "not found")
@@ -367,7 +367,7 @@ var _ = Describe("Requests", func() {
 			srv, p := startServer(fakeserver.Config{DeleteNoContent: true})
 			p.insert("todoitem", map[string]any{"id": "e1"})
 			Expect(p.do("DELETE", "/tables/todoitem/e1", nil).Status).To(Equal(http.StatusNoContent))
-			row, ok := srvRow(srv, "todoitem", "e1")
+			row, ok := srv.Row("todoitem", "e1")
 			Expect(ok).To(BeTrue())
 			Expect(row).To(HaveKeyWithValue("deleted", true))
 		})
@@ -441,10 +441,6 @@ func sep(path string) string {
 		return "&"
 	}
 	return "?"
-}
-
-func srvRow(srv *fakeserver.Server, table, id string) (map[string]any, bool) {
-	return srv.Row(table, id)
 }
 
 var _ = Describe("Queries", func() {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -193,26 +194,6 @@ func scalar(col string, v any) (any, *Error) {
 		n = x
 	case float32:
 		n = float64(x)
-	case int:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int8:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int16:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int32:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int64:
-		return json.Number(strconv.FormatInt(x, 10)), nil
-	case uint:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint8:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint16:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint32:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint64:
-		return json.Number(strconv.FormatUint(x, 10)), nil
 	case time.Time:
 		return x.UTC().Format(TimeFormat), nil
 	case map[string]any:
@@ -220,6 +201,12 @@ func scalar(col string, v any) (any, *Error) {
 	case []any:
 		return nil, badRequest("property %q: arrays are not supported; columns hold strings, numbers, booleans or null", col)
 	default:
+		switch rv := reflect.ValueOf(v); rv.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return json.Number(strconv.FormatInt(rv.Int(), 10)), nil
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return json.Number(strconv.FormatUint(rv.Uint(), 10)), nil
+		}
 		return nil, badRequest("property %q: unsupported value of type %T", col, v)
 	}
 	if math.IsInf(n, 0) || math.IsNaN(n) {

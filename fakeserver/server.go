@@ -352,10 +352,19 @@ func (s *Server) tableForWrite(name string) (*table, *Error) {
 	return t, nil
 }
 
-// nextVersion hands out the next value of the server-wide counter.
-func (s *Server) nextVersion() uint64 {
+// store writes the next state of a row: stamped by the clock (createdAt too, for a new row)
+// and given the next value of the server-wide version counter. Records are never changed in
+// place, so this is the only way a row changes.
+func (s *Server) store(ev *Event, t *table, next record) *record {
+	now := s.cfg.Clock.Stamp()
 	s.counter++
-	return s.counter
+	next.version, next.updatedAt = s.counter, now
+	if next.createdAt.IsZero() {
+		next.createdAt = now
+	}
+	t.rows[idKey(next.id)] = &next
+	ev.Time = now
+	return &next
 }
 
 func (s *Server) newID() string {
@@ -393,11 +402,8 @@ func (s *Server) insertLocked(ev *Event, tableName string, b *body) result {
 		return withErr(res, err)
 	}
 	t, _ = s.tableForWrite(tableName)
-	now := s.cfg.Clock.Stamp()
-	rec := &record{id: id, data: data, version: s.nextVersion(), createdAt: now, updatedAt: now}
-	t.rows[idKey(id)] = rec
+	rec := s.store(ev, t, record{id: id, data: data})
 	t.learn(data)
-	ev.Time = now
 	res.table, res.status, res.rec, res.applied = t.name, http.StatusCreated, rec, true
 	return res
 }
@@ -463,11 +469,8 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 	for k, v := range data {
 		merged[k] = v
 	}
-	now := s.cfg.Clock.Stamp()
-	rec := &record{id: cur.id, data: merged, version: s.nextVersion(), createdAt: cur.createdAt, updatedAt: now}
-	t.rows[idKey(id)] = rec
+	rec := s.store(ev, t, record{id: cur.id, data: merged, createdAt: cur.createdAt})
 	t.learn(data)
-	ev.Time = now
 	res.status, res.rec, res.applied = http.StatusOK, rec, true
 	return res
 }
@@ -480,17 +483,14 @@ func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) resul
 	if m != nil && !m.matches(EncodeVersion(cur.version)) {
 		return preconditionFailed(res, cur)
 	}
-	now := s.cfg.Clock.Stamp()
-	ev.Time = now
+	// A hard delete is a write too: it takes a version and a timestamp before the row goes.
+	rec := s.store(ev, t, record{id: cur.id, data: cur.data, createdAt: cur.createdAt, deleted: true})
 	res.applied = true
-	version := s.nextVersion() // a hard delete is a write too: the counter moves
 	if t.hardDelete {
 		delete(t.rows, idKey(id))
 		res.status = http.StatusNoContent
 		return res
 	}
-	rec := &record{id: cur.id, data: cur.data, version: version, createdAt: cur.createdAt, updatedAt: now, deleted: true}
-	t.rows[idKey(id)] = rec
 	res.status, res.rec = http.StatusOK, rec
 	if s.cfg.DeleteNoContent {
 		res.status = http.StatusNoContent
@@ -510,11 +510,8 @@ func (s *Server) undeleteLocked(ev *Event, tableName, id string, m *ifMatch) res
 	if !cur.deleted {
 		return res
 	}
-	now := s.cfg.Clock.Stamp()
-	rec := &record{id: cur.id, data: cur.data, version: s.nextVersion(), createdAt: cur.createdAt, updatedAt: now}
-	t.rows[idKey(id)] = rec
-	ev.Time = now
-	res.rec, res.applied = rec, true
+	res.rec = s.store(ev, t, record{id: cur.id, data: cur.data, createdAt: cur.createdAt})
+	res.applied = true
 	return res
 }
 
