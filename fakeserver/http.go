@@ -255,9 +255,8 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // apply runs one table operation under the lock and records its event.
-func (s *Server) apply(r *http.Request, op Op, run func(ev *Event) result) result {
+func (s *Server) apply(r *http.Request, run func(ev *Event) result) result {
 	x := exchangeOf(r)
-	x.ev.Op = op
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := run(&x.ev)
@@ -396,7 +395,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := s.apply(r, OpQuery, func(*Event) result { return s.queryLocked(req.table, req.q) })
+	res := s.apply(r, func(*Event) result { return s.queryLocked(req.table, req.q) })
 	if res.err != nil {
 		s.writeError(w, r, res.err)
 		return
@@ -437,7 +436,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := s.apply(r, OpLookup, func(*Event) result { return s.lookupLocked(req.table, req.id, req.q.includeDeleted) })
+	res := s.apply(r, func(*Event) result { return s.lookupLocked(req.table, req.id, req.q.includeDeleted) })
 	s.writeResult(w, r, req, res)
 }
 
@@ -446,7 +445,7 @@ func (s *Server) handleInsert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := s.apply(r, OpInsert, func(ev *Event) result { return s.insertLocked(ev, req.table, b) })
+	res := s.apply(r, func(ev *Event) result { return s.insertLocked(ev, req.table, b) })
 	if res.err == nil && res.rec != nil {
 		w.Header().Set("Location", (&url.URL{Path: "/tables/" + res.table + "/" + res.rec.id}).EscapedPath())
 	}
@@ -458,7 +457,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := s.apply(r, OpUpdate, func(ev *Event) result { return s.updateLocked(ev, req.table, req.id, b, req.match) })
+	res := s.apply(r, func(ev *Event) result { return s.updateLocked(ev, req.table, req.id, b, req.match) })
 	s.writeResult(w, r, req, res)
 }
 
@@ -467,7 +466,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := s.apply(r, OpDelete, func(ev *Event) result { return s.deleteLocked(ev, req.table, req.id, req.match) })
+	res := s.apply(r, func(ev *Event) result { return s.deleteLocked(ev, req.table, req.id, req.match) })
 	s.writeResult(w, r, req, res)
 }
 
@@ -484,7 +483,7 @@ func (s *Server) handleUndelete(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res := s.apply(r, OpUndelete, func(ev *Event) result { return s.undeleteLocked(ev, req.table, req.id, req.match) })
+	res := s.apply(r, func(ev *Event) result { return s.undeleteLocked(ev, req.table, req.id, req.match) })
 	s.writeResult(w, r, req, res)
 }
 
