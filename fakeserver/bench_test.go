@@ -2,6 +2,7 @@ package fakeserver_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,16 +24,11 @@ func benchServer(b *testing.B, rows int) *fakeserver.Server {
 }
 
 func serve(b *testing.B, h http.Handler, method, target, body string, kv ...string) {
-	var rd *strings.Reader
+	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	var req *http.Request
-	if rd != nil {
-		req = httptest.NewRequest(method, target, rd)
-	} else {
-		req = httptest.NewRequest(method, target, nil)
-	}
+	req := httptest.NewRequest(method, target, rd)
 	req.Header.Set("ZUMO-API-VERSION", "2.0.0")
 	for i := 0; i+1 < len(kv); i += 2 {
 		req.Header.Set(kv[i], kv[i+1])

@@ -21,30 +21,6 @@ func normalize(v any) (n any, known bool) {
 		return x, true
 	case float64:
 		return finite(x), true
-	case float32:
-		return finite(float64(x)), true
-	case int:
-		return float64(x), true
-	case int8:
-		return float64(x), true
-	case int16:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case uint:
-		return float64(x), true
-	case uint8:
-		return float64(x), true
-	case uint16:
-		return float64(x), true
-	case uint32:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case uintptr:
-		return float64(x), true
 	case json.Number:
 		f, err := x.Float64()
 		if err != nil {
@@ -54,7 +30,8 @@ func normalize(v any) (n any, known bool) {
 	case time.Time:
 		return normTime(x), true
 	}
-	// Named types over the basic kinds (type Status string) mean what their kind means.
+	// Every other integer and float type, and named types over the basic kinds
+	// (type Status string), mean what their kind means.
 	switch rv := reflect.ValueOf(v); rv.Kind() {
 	case reflect.Bool:
 		return rv.Bool(), true
