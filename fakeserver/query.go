@@ -1,11 +1,14 @@
 package fakeserver
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
@@ -181,6 +184,10 @@ type page struct {
 }
 
 // queryLocked runs q over a table.
+//
+// Every path gives the page the general one would: the rows that pass the filter, tombstones
+// only with __includeDeleted, ordered by $orderby with ties by id, then $skip and $top. The
+// shortcuts only avoid looking at rows the page cannot depend on.
 func (s *Server) queryLocked(tableName string, q *query) result {
 	res := result{table: tableName}
 	t, err := s.table(tableName)
@@ -190,50 +197,21 @@ func (s *Server) queryLocked(tableName string, q *query) result {
 	if t != nil {
 		res.table = t.name
 	}
-	type keyed struct {
-		rec  *record
-		keys []any
-	}
-	var matched []keyed
-	for _, r := range t.sorted() {
-		if r.deleted && !q.includeDeleted {
-			continue
-		}
-		row := r.evalRow(s.cfg.Dialect)
-		if q.filter != nil && !odata.Match(q.filter, row) {
-			continue
-		}
-		k := keyed{rec: r}
-		for _, o := range q.orderBy {
-			k.keys = append(k.keys, odata.Eval(o.Expr, row))
-		}
-		matched = append(matched, k)
-	}
-	if len(q.orderBy) > 0 {
-		// The rows arrive ordered by id, so a stable sort breaks ties by id: pages are stable.
-		sort.SliceStable(matched, func(i, j int) bool {
-			for n, o := range q.orderBy {
-				c := odata.Compare(matched[i].keys[n], matched[j].keys[n])
-				if o.Desc {
-					c = -c
-				}
-				if c != 0 {
-					return c < 0
-				}
-			}
-			return false
-		})
-	}
-	p := &page{count: len(matched), nextTop: -1}
+	p := &page{nextTop: -1}
 	limit := s.cfg.PageSize
 	if q.top >= 0 && q.top < limit {
 		limit = q.top
 	}
-	for i := q.skip; i < len(matched) && len(p.rows) < limit; i++ {
-		p.rows = append(p.rows, matched[i].rec)
+	switch op, at, ok := updatedAtScan(s.cfg.Dialect, q); {
+	case q.filter == nil && len(q.orderBy) == 0:
+		pageByID(p, t, q, limit)
+	case ok:
+		pageByUpdatedAt(p, t.byUpdatedAt(), op, at, q, limit)
+	default:
+		s.pageByEval(p, t, q, limit)
 	}
 	cutByPageSize := q.top < 0 || q.top > s.cfg.PageSize
-	if cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < len(matched) {
+	if cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < p.count {
 		p.next, p.nextSkip = true, q.skip+len(p.rows)
 		if q.top >= 0 {
 			p.nextTop = q.top - len(p.rows)
@@ -241,4 +219,274 @@ func (s *Server) queryLocked(tableName string, q *query) result {
 	}
 	res.status, res.page, res.rows = http.StatusOK, p, len(p.rows)
 	return res
+}
+
+// pageByID answers a query with neither $filter nor $orderby straight from the id order.
+func pageByID(p *page, t *table, q *query, limit int) {
+	idx := t.index()
+	if !q.includeDeleted {
+		idx = t.liveIndex()
+	}
+	p.count = len(idx)
+	for i := q.skip; i < len(idx) && len(p.rows) < limit; i++ {
+		p.rows = append(p.rows, idx[i].rec)
+	}
+}
+
+// updatedAtScan recognises the SDKs' incremental pull, $orderby=updatedAt (ascending, alone)
+// with no $filter or with "updatedAt ge <time>" or "updatedAt gt <time>": its rows are a
+// suffix of the table in updatedAt order. op is "" for no filter.
+func updatedAtScan(d Dialect, q *query) (op string, at time.Time, ok bool) {
+	if len(q.orderBy) != 1 || q.orderBy[0].Desc || !isProperty(q.orderBy[0].Expr, wireName(d, colUpdatedAt)) {
+		return "", time.Time{}, false
+	}
+	if q.filter == nil {
+		return "", time.Time{}, true
+	}
+	var b odata.Binary
+	switch x := q.filter.(type) {
+	case odata.Binary:
+		b = x
+	case *odata.Binary:
+		if x == nil {
+			return "", time.Time{}, false
+		}
+		b = *x
+	default:
+		return "", time.Time{}, false
+	}
+	if b.Op != "ge" && b.Op != "gt" || !isProperty(b.Left, wireName(d, colUpdatedAt)) {
+		return "", time.Time{}, false
+	}
+	if _, lit := b.Right.(odata.Literal); !lit {
+		if l, ptr := b.Right.(*odata.Literal); !ptr || l == nil {
+			return "", time.Time{}, false
+		}
+	}
+	// The literal as the evaluator sees it (UTC, truncated to the millisecond); a string
+	// or any other kind takes the general path.
+	at, ok = odata.Eval(b.Right, nil).(time.Time)
+	return b.Op, at, ok
+}
+
+// isProperty reports whether e is a reference to the column spelled exactly name. The row
+// always has that key, so no case-insensitive lookup can come into it.
+func isProperty(e odata.Expr, name string) bool {
+	switch x := e.(type) {
+	case odata.Property:
+		return x.Name == name
+	case *odata.Property:
+		return x != nil && x.Name == name
+	}
+	return false
+}
+
+// pageByUpdatedAt answers the incremental pull updatedAtScan recognised from u.
+func pageByUpdatedAt(p *page, u *updatedIndex, op string, at time.Time, q *query, limit int) {
+	n := len(u.entries)
+	lo := 0 // the first matching entry; the rest match too
+	switch op {
+	case "ge":
+		lo = sort.Search(n, func(i int) bool { return u.entries[i].at.Compare(at) >= 0 })
+	case "gt":
+		lo = sort.Search(n, func(i int) bool { return u.entries[i].at.Compare(at) > 0 })
+	}
+	if q.includeDeleted {
+		p.count = n - lo
+		for i := lo + q.skip; i < n && len(p.rows) < limit; i++ {
+			p.rows = append(p.rows, u.entries[i].rec)
+		}
+		return
+	}
+	p.count = u.liveBefore[n] - u.liveBefore[lo]
+	if q.skip >= p.count || limit == 0 {
+		return
+	}
+	// The first live entry with q.skip live entries between lo and it.
+	first := sort.Search(n, func(i int) bool { return u.liveBefore[i+1]-u.liveBefore[lo] > q.skip })
+	for i := first; i < n && len(p.rows) < limit; i++ {
+		if !u.entries[i].rec.deleted {
+			p.rows = append(p.rows, u.entries[i].rec)
+		}
+	}
+}
+
+// pageByEval is the general path: every row the query can see is evaluated against the filter,
+// and the matches are sorted by $orderby.
+func (s *Server) pageByEval(p *page, t *table, q *query, limit int) {
+	view := newEvalView(s.cfg.Dialect, q)
+	nkeys := len(q.orderBy)
+	var matched []*record
+	var keys []any // nkeys order keys per matched row
+	for _, sl := range t.index() {
+		r := sl.rec
+		if r.deleted && !q.includeDeleted {
+			continue
+		}
+		row := view.of(r)
+		if q.filter != nil && !odata.Match(q.filter, row) {
+			continue
+		}
+		matched = append(matched, r)
+		for _, o := range q.orderBy {
+			keys = append(keys, odata.Eval(o.Expr, row))
+		}
+	}
+	if nkeys > 0 {
+		// The rows arrive ordered by id, so a stable sort breaks ties by id: pages are stable.
+		order := make([]int, len(matched))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			ka, kb := keys[a*nkeys:(a+1)*nkeys], keys[b*nkeys:(b+1)*nkeys]
+			for n, o := range q.orderBy {
+				c := compareKeys(ka[n], kb[n])
+				if o.Desc {
+					c = -c
+				}
+				if c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+		sortedRows := make([]*record, len(matched))
+		for i, j := range order {
+			sortedRows[i] = matched[j]
+		}
+		matched = sortedRows
+	}
+	p.count = len(matched)
+	for i := q.skip; i < len(matched) && len(p.rows) < limit; i++ {
+		p.rows = append(p.rows, matched[i])
+	}
+}
+
+// compareKeys is odata.Compare over values odata.Eval returned, without its allocations for
+// the common case of two numbers: Eval's numbers are finite, and Compare orders two finite
+// numbers by value.
+func compareKeys(a, b any) int {
+	if x, ok := a.(float64); ok {
+		if y, ok := b.(float64); ok {
+			return cmp.Compare(x, y)
+		}
+	}
+	return odata.Compare(a, b)
+}
+
+// evalView gives the general path the rows its expressions evaluate against, in one map
+// reused from row to row.
+//
+// The row as a $filter or $orderby sees it has every column in the dialect's names: the user
+// columns, then id, version (encoded), createdAt and updatedAt (as instants) and deleted,
+// system columns winning over a user column of the same name. The map holds only those
+// columns whose name equals a name the expressions refer to under ASCII case folding: odata's
+// lookup (the exact name, else the smallest case-folded match) never reads any other, so
+// the expressions evaluate exactly as over the whole row.
+type evalView struct {
+	d    Dialect
+	refs []string // property names in $filter and $orderby
+	// dataRefs are the references that are not exactly a system column's name: those may
+	// look up a user column.
+	dataRefs []string
+	// Which system columns a reference may name.
+	id, version, createdAt, updatedAt, deleted bool
+
+	m map[string]any
+}
+
+func newEvalView(d Dialect, q *query) *evalView {
+	v := &evalView{d: d, m: map[string]any{}}
+	if q.filter != nil {
+		v.refs = append(v.refs, odata.Properties(q.filter)...)
+	}
+	for _, o := range q.orderBy {
+		v.refs = append(v.refs, odata.Properties(o.Expr)...)
+	}
+	system := map[string]bool{colID: true}
+	for _, c := range systemColumns {
+		system[wireName(d, c)] = true
+	}
+	for _, r := range v.refs {
+		if !system[r] {
+			v.dataRefs = append(v.dataRefs, r)
+		}
+	}
+	v.id = v.references(colID)
+	v.version = v.references(wireName(d, colVersion))
+	v.createdAt = v.references(wireName(d, colCreatedAt))
+	v.updatedAt = v.references(wireName(d, colUpdatedAt))
+	v.deleted = v.references(wireName(d, colDeleted))
+	return v
+}
+
+// references reports whether an expression may look up the column name.
+func (v *evalView) references(name string) bool {
+	for _, r := range v.refs {
+		if asciiEqualFold(r, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// of is r as the expressions see it, less the columns they cannot look up. The map is only
+// good until the next call.
+func (v *evalView) of(r *record) map[string]any {
+	m := v.m
+	clear(m)
+	// A reference that a user column spells exactly finds that column and looks no further,
+	// so it alone is needed; any other reference needs every column it matches ignoring case.
+	scan := false
+	for _, ref := range v.dataRefs {
+		if val, ok := r.data[ref]; ok {
+			m[ref] = val
+		} else {
+			scan = true
+		}
+	}
+	if scan {
+		for k, val := range r.data {
+			if v.references(k) {
+				m[k] = val
+			}
+		}
+	}
+	// The same values evalRow gives.
+	if v.id {
+		m[colID] = r.id
+	}
+	if v.version {
+		m[wireName(v.d, colVersion)] = EncodeVersion(r.version)
+	}
+	if v.createdAt {
+		m[wireName(v.d, colCreatedAt)] = r.createdAt
+	}
+	if v.updatedAt {
+		m[wireName(v.d, colUpdatedAt)] = r.updatedAt
+	}
+	if v.deleted {
+		m[wireName(v.d, colDeleted)] = r.deleted
+	}
+	return m
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -79,21 +79,6 @@ func (r *record) system(col string) any {
 	return nil
 }
 
-// evalRow is the row as a $filter or $orderby sees it: every column in dialect d's names,
-// dates as instants.
-func (r *record) evalRow(d Dialect) map[string]any {
-	out := make(map[string]any, len(r.data)+5)
-	for k, v := range r.data {
-		out[k] = v
-	}
-	out[colID] = r.id
-	out[wireName(d, colVersion)] = EncodeVersion(r.version)
-	out[wireName(d, colCreatedAt)] = r.createdAt
-	out[wireName(d, colUpdatedAt)] = r.updatedAt
-	out[wireName(d, colDeleted)] = r.deleted
-	return out
-}
-
 // public gives the row for the Go API: v2 names, numbers as float64 like encoding/json.
 func (r *record) public() map[string]any {
 	out := r.render(V2, nil, nil)

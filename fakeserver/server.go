@@ -362,7 +362,7 @@ func (s *Server) store(ev *Event, t *table, next record) *record {
 	if next.createdAt.IsZero() {
 		next.createdAt = now
 	}
-	t.rows[idKey(next.id)] = &next
+	t.put(&next)
 	ev.Time = now
 	return &next
 }
@@ -487,7 +487,7 @@ func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) resul
 	rec := s.store(ev, t, record{id: cur.id, data: cur.data, createdAt: cur.createdAt, deleted: true})
 	res.applied = true
 	if t.hardDelete {
-		delete(t.rows, idKey(id))
+		t.remove(id)
 		res.status = http.StatusNoContent
 		return res
 	}
