@@ -72,8 +72,8 @@ func itemID(item Item) (string, bool) {
 	return s, ok && s != ""
 }
 
-// versionOf returns the item's version in dialect d ("" when it has none). Both spellings are
-// accepted, so an item read under one dialect still carries its version under the other.
+// versionOf returns the item's version under dialect d's column name ("" when it has none or
+// it is not a string).
 func versionOf(d Dialect, item Item) string {
 	if v, ok := lookup(item, d.Column(ColumnVersion)); ok {
 		if s, ok := v.(string); ok {

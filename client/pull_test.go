@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -567,6 +568,24 @@ var _ = Describe("pull", func() {
 			Expect(pullParam(gets, "$skip")).To(Equal([]string{"-", "-", "3", "6", "7"}),
 				"the token moved once (skip back to 0), then skip advances while it stands still")
 			Expect(d.sc.DeltaToken(ctx, "todoitem", "all")).To(Equal(t0))
+		})
+
+		It("restarts $skip at 0 when the token moves after pages that shared a timestamp", func() {
+			// 4 rows at t0, then 3 at t1, pages of 3: the third page moves the token while $skip
+			// is 3; continuing at $skip 3 under the new token would miss a row at t1.
+			clock := fakeserver.SimClock(syncT0).WithStep(0)
+			w := newWorld(fakeserver.Config{Clock: clock})
+			d := w.device(nil, client.PullPageSize(3))
+			for i := range 7 {
+				if i == 4 {
+					clock.Advance(time.Second)
+				}
+				_, err := w.srv.Insert("todoitem", map[string]any{"id": fmt.Sprintf("g%d", i)})
+				Expect(err).NotTo(HaveOccurred())
+			}
+			Expect(d.todo.Pull(ctx, nil, "all")).To(Succeed())
+			Expect(d.ids()).To(Equal([]string{"g0", "g1", "g2", "g3", "g4", "g5", "g6"}))
+			Expect(d.sc.DeltaToken(ctx, "todoitem", "all")).To(Equal("2014-06-09T23:40:05.297Z"))
 		})
 
 		It("pulls a same-timestamp group the server caps below the client's page, without links", func() {

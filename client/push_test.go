@@ -279,6 +279,13 @@ var _ = Describe("push", func() {
 			Expect(e.CancelAndUpdateItem(ctx, e.ServerItem)).To(MatchError(client.ErrInvalidOperation), "once only")
 		})
 
+		It("CancelAndUpdateItem with a tombstone removes the local row", func() {
+			e := stale()
+			Expect(e.CancelAndUpdateItem(ctx, client.Item{"id": "u", "deleted": true})).To(Succeed())
+			Expect(d.queue()).To(BeEmpty())
+			Expect(d.row("u")).To(BeNil())
+		})
+
 		It("CancelAndDiscardItem drops the operation and the local row", func() {
 			e := stale()
 			Expect(e.CancelAndDiscardItem(ctx)).To(Succeed())

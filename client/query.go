@@ -1,8 +1,6 @@
 package client
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -218,16 +216,4 @@ func (q *Query) hasParam(name string) bool {
 		}
 	}
 	return false
-}
-
-var errNilQuery = errors.New("nil query")
-
-func (q *Query) describe() string {
-	if q == nil {
-		return "(all rows)"
-	}
-	if s := q.String(); s != "" {
-		return s
-	}
-	return fmt.Sprint("(all rows)")
 }

@@ -197,6 +197,19 @@ var _ = Describe("conflict strategies", func() {
 		})
 	})
 
+	It("ClientWins inserts the row again when the server deleted it for good", func() {
+		w := newWorld(fakeserver.Config{HardDelete: true})
+		a, b := w.device(nil), w.device(client.ClientWins())
+		w.seed("s", "seed", a, b)
+		a.delete(client.Item{"id": "s"})
+		a.push()
+		Expect(w.serverRow("s")).To(BeNil())
+		b.update(client.Item{"id": "s", "text": "B"})
+		b.push()
+		Expect(w.serverRow("s")).To(HaveKeyWithValue("text", "B"))
+		Expect(b.row("s")).To(Equal(client.Item(w.serverRow("s"))))
+	})
+
 	It("ClientWins gives up after MaxTries sends and records the error", func() {
 		w := newWorld(fakeserver.Config{})
 		a := w.device(nil)
