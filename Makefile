@@ -11,7 +11,7 @@ FUZZTIME     ?= 2m
 REPORT_DIR  ?= reports/out
 
 # package:target for every go-fuzz target
-FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrderBy ./fakeserver:FuzzRequests
+FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrderBy ./fakeserver:FuzzRequests ./client:FuzzServerAnswers
 
 .PHONY: test report fuzz bench lint build
 
