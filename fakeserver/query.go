@@ -424,7 +424,7 @@ func newEvalView(d Dialect, q *query) *evalView {
 // references reports whether an expression may look up the column name.
 func (v *evalView) references(name string) bool {
 	for _, r := range v.refs {
-		if asciiEqualFold(r, name) {
+		if odata.EqualFold(r, name) {
 			return true
 		}
 	}
@@ -470,23 +470,4 @@ func (v *evalView) of(r *record) map[string]any {
 		m[wireName(v.d, colDeleted)] = r.deleted
 	}
 	return m
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

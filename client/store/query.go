@@ -57,7 +57,7 @@ func (q Query) page(rows []map[string]any) []map[string]any {
 	for i, row := range rows {
 		p := make(map[string]any, len(sel)+1)
 		for k, v := range row {
-			if sel[asciiLower(k)] {
+			if sel[Fold(k)] {
 				p[k] = v
 			}
 		}
@@ -126,14 +126,15 @@ func selection(names []string) map[string]bool {
 		if n == "*" {
 			return nil
 		}
-		sel[asciiLower(n)] = true
+		sel[Fold(n)] = true
 	}
 	return sel
 }
 
-// asciiLower folds only A–Z, the folding the SDKs' stores and odata use for names, and returns
-// s itself when there is nothing to fold so the common all-lower-case name costs nothing.
-func asciiLower(s string) string {
+// Fold folds only A–Z: the key under which every store matches table names and ids (and
+// odata matches column names). It returns s itself when there is nothing to fold, so the
+// common all-lower-case name costs nothing.
+func Fold(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; 'A' <= c && c <= 'Z' {
 			b := []byte(s)

@@ -54,7 +54,7 @@ func lookup(row map[string]any, name string) any {
 	if !ok {
 		found := ""
 		for k, kv := range row {
-			if asciiEqualFold(k, name) && (!ok || k < found) {
+			if EqualFold(k, name) && (!ok || k < found) {
 				found, v, ok = k, kv, true
 			}
 		}
@@ -63,7 +63,10 @@ func lookup(row map[string]any, name string) any {
 	return n
 }
 
-func asciiEqualFold(a, b string) bool {
+// EqualFold reports whether two names are equal ignoring ASCII case: how a property name finds
+// a column when no column has its exact spelling. Callers that must agree with Eval's lookup
+// use it.
+func EqualFold(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -177,23 +177,6 @@ func decodeMap(data []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// asciiLower folds A–Z only, as the SDKs' stores match names, and returns s itself when there
-// is nothing to fold so an all-lower-case id costs no second string.
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
 // configOf returns the overlay's write of a config key; ok is false when it has none (or when
 // there is no overlay, in a View).
 func (w *overlay) configOf(key string) (v *string, ok bool) {

@@ -105,7 +105,7 @@ func (t *tx) Row(table, id string) (map[string]any, error) {
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	r, ok := t.row(asciiLower(table), asciiLower(id))
+	r, ok := t.row(store.Fold(table), store.Fold(id))
 	if !ok {
 		return nil, store.NotFound("table %q has no row %q", table, id)
 	}
@@ -130,7 +130,7 @@ func (t *tx) Rows(table string, q store.Query) ([]map[string]any, int, error) {
 	defer t.mu.Unlock()
 	var matched []map[string]any
 	var err error
-	t.eachRow(asciiLower(table), func(_ string, r row) bool {
+	t.eachRow(store.Fold(table), func(_ string, r row) bool {
 		var m map[string]any
 		if m, err = decodeRow(table, r); err != nil {
 			return false
@@ -157,7 +157,7 @@ func (t *tx) PutRow(table string, data map[string]any) error {
 	if !ok || id == "" {
 		return store.Invalid("table %q: a row needs a non-empty string id, got %#v", table, data["id"])
 	}
-	tk, ik := asciiLower(table), asciiLower(id)
+	tk, ik := store.Fold(table), store.Fold(id)
 	if old, ok := t.row(tk, ik); ok && old.id != id {
 		// The row keeps its first spelling; copy rather than write into the caller's map.
 		data = maps.Clone(data)
@@ -177,7 +177,7 @@ func (t *tx) DeleteRow(table, id string) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	tk, ik := asciiLower(table), asciiLower(id)
+	tk, ik := store.Fold(table), store.Fold(id)
 	if _, ok := t.row(tk, ik); ok {
 		t.w.setRow(tk, ik, nil)
 	}
@@ -189,7 +189,7 @@ func (t *tx) DeleteRows(table string, filter odata.Expr) (int, error) {
 		return 0, err
 	}
 	defer t.mu.Unlock()
-	tk := asciiLower(table)
+	tk := store.Fold(table)
 	// Collect first: eachRow ranges over the overlay that the deletions write to.
 	var doomed []string
 	var err error
@@ -278,7 +278,7 @@ func (t *tx) Operations(tables ...string) ([]store.Operation, error) {
 	if len(tables) > 0 {
 		want = make(map[string]bool, len(tables))
 		for _, tb := range tables {
-			want[asciiLower(tb)] = true
+			want[store.Fold(tb)] = true
 		}
 	}
 	var picked []*op
@@ -318,7 +318,7 @@ func (t *tx) OperationFor(table, itemID string) (store.Operation, error) {
 		return store.Operation{}, err
 	}
 	defer t.mu.Unlock()
-	o, ok := t.opFor(itemKey{asciiLower(table), asciiLower(itemID)})
+	o, ok := t.opFor(itemKey{store.Fold(table), store.Fold(itemID)})
 	if !ok {
 		return store.Operation{}, store.NotFound("no operation for item %q of table %q", itemID, table)
 	}
@@ -341,7 +341,7 @@ func (t *tx) PutOperation(o store.Operation) error {
 	if len(missing) > 0 {
 		return store.Invalid("operation %q lacks %s", o.ID, strings.Join(missing, ", "))
 	}
-	k := itemKey{asciiLower(o.Table), asciiLower(o.ItemID)}
+	k := itemKey{store.Fold(o.Table), store.Fold(o.ItemID)}
 	if other, ok := t.opFor(k); ok && other.op.ID != o.ID {
 		return store.Invalid("item %q of table %q already has operation %q; cannot add %q", o.ItemID, o.Table, other.op.ID, o.ID)
 	}
