@@ -370,8 +370,24 @@ func (t *tx) MaxSequence() (int64, error) {
 		return 0, err
 	}
 	defer t.mu.Unlock()
+	// A loop rather than eachOp: the client asks for this on every local write, and eachOp's
+	// pointer to each copied record would allocate once per queued operation.
 	var highest int64
-	t.eachOp(func(o *op) { highest = max(highest, o.op.Sequence) })
+	for id, o := range t.s.state.ops {
+		if t.w != nil {
+			if _, shadowed := t.w.ops[id]; shadowed {
+				continue
+			}
+		}
+		highest = max(highest, o.op.Sequence)
+	}
+	if t.w != nil {
+		for _, o := range t.w.ops {
+			if o != nil {
+				highest = max(highest, o.op.Sequence)
+			}
+		}
+	}
 	return highest, nil
 }
 
