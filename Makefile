@@ -15,9 +15,11 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 
 .PHONY: test report fuzz bench lint build
 
-## test: vet, every suite and test with -race, then a short run of each fuzz target
+## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
+## with -race, then a short run of each fuzz target
 test:
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./...
 	$(GINKGO) -r --race --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ_RACE=-race
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
@@ -160,6 +161,32 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	ErrInvalid  = errors.New("store: invalid record")
 )
+
+// CheckOperation returns an error wrapping ErrInvalid when op lacks a field every store
+// needs: ID, Table, ItemID, Kind and State.
+func CheckOperation(op Operation) error {
+	var missing []string
+	for _, f := range []struct{ name, value string }{
+		{"ID", op.ID}, {"Table", op.Table}, {"ItemID", op.ItemID}, {"Kind", string(op.Kind)}, {"State", string(op.State)},
+	} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return Invalid("operation %q lacks %s", op.ID, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// RowID returns a row's id, or an error wrapping ErrInvalid when it has no non-empty string id.
+func RowID(table string, row map[string]any) (string, error) {
+	id, ok := row["id"].(string)
+	if !ok || id == "" {
+		return "", Invalid("table %q: a row needs a non-empty string id, got %#v", table, row["id"])
+	}
+	return id, nil
+}
 
 // Invalid returns an error wrapping ErrInvalid.
 func Invalid(format string, args ...any) error {

@@ -153,9 +153,9 @@ func (t *tx) PutRow(table string, data map[string]any) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	id, ok := data["id"].(string)
-	if !ok || id == "" {
-		return store.Invalid("table %q: a row needs a non-empty string id, got %#v", table, data["id"])
+	id, err := store.RowID(table, data)
+	if err != nil {
+		return err
 	}
 	tk, ik := store.Fold(table), store.Fold(id)
 	if old, ok := t.row(tk, ik); ok && old.id != id {
@@ -330,16 +330,8 @@ func (t *tx) PutOperation(o store.Operation) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	var missing []string
-	for _, f := range []struct{ name, value string }{
-		{"ID", o.ID}, {"Table", o.Table}, {"ItemID", o.ItemID}, {"Kind", string(o.Kind)}, {"State", string(o.State)},
-	} {
-		if f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return store.Invalid("operation %q lacks %s", o.ID, strings.Join(missing, ", "))
+	if err := store.CheckOperation(o); err != nil {
+		return err
 	}
 	k := itemKey{store.Fold(o.Table), store.Fold(o.ItemID)}
 	if other, ok := t.opFor(k); ok && other.op.ID != o.ID {

@@ -123,16 +123,8 @@ func (t *tx) PutOperation(o store.Operation) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	var missing []string
-	for _, f := range []struct{ name, value string }{
-		{"ID", o.ID}, {"Table", o.Table}, {"ItemID", o.ItemID}, {"Kind", string(o.Kind)}, {"State", string(o.State)},
-	} {
-		if f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return store.Invalid("operation %q lacks %s", o.ID, strings.Join(missing, ", "))
+	if err := store.CheckOperation(o); err != nil {
+		return err
 	}
 	item, err := encodeMap(o.Item)
 	if err != nil {

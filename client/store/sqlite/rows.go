@@ -216,9 +216,9 @@ func (t *tx) PutRow(table string, data map[string]any) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	id, ok := data["id"].(string)
-	if !ok || id == "" {
-		return store.Invalid("table %q: a row needs a non-empty string id, got %#v", table, data["id"])
+	id, err := store.RowID(table, data)
+	if err != nil {
+		return err
 	}
 	doc, err := json.Marshal(data)
 	if err != nil {
