@@ -48,11 +48,10 @@ func checkPullQuery(q *Query, queryID string) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
+	if err := checkQueryID(queryID); err != nil {
+		return err
+	}
 	switch {
-	case strings.Contains(queryID, "|"):
-		return wrap(ErrInvalidQuery, "query id %q must not contain |", queryID)
-	case len(queryID) > 255:
-		return wrap(ErrInvalidQuery, "query id must be at most 255 characters, got %d", len(queryID))
 	case q == nil:
 		return nil
 	case len(q.sel) > 0:
@@ -63,6 +62,17 @@ func checkPullQuery(q *Query, queryID string) error {
 		return wrap(ErrInvalidQuery, "a pull must not ask for $inlinecount")
 	case queryID != "" && (len(q.orderBy) > 0 || q.top >= 0 || q.skip > 0):
 		return wrap(ErrInvalidQuery, "an incremental pull orders and pages itself: no $orderby, $top or $skip")
+	}
+	return nil
+}
+
+// checkQueryID refuses a query id that cannot be part of a delta-token key.
+func checkQueryID(queryID string) error {
+	switch {
+	case strings.Contains(queryID, "|"):
+		return wrap(ErrInvalidQuery, "query id %q must not contain |", queryID)
+	case len(queryID) > 255:
+		return wrap(ErrInvalidQuery, "query id must be at most 255 characters, got %d", len(queryID))
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"strings"
 
 	"github.com/conflictlab/conflictlab/client/store"
 )
@@ -21,8 +20,8 @@ func (st *SyncTable) Purge(ctx context.Context, q *Query, queryID string, force 
 	if err := q.Err(); err != nil {
 		return err
 	}
-	if strings.Contains(queryID, "|") || len(queryID) > 255 {
-		return wrap(ErrInvalidQuery, "query id %q: at most 255 characters, no |", queryID)
+	if err := checkQueryID(queryID); err != nil {
+		return err
 	}
 	if q != nil && (len(q.orderBy) > 0 || q.top >= 0 || q.skip > 0 || len(q.sel) > 0 || q.count) {
 		return wrap(ErrInvalidQuery, "a purge uses only a filter")

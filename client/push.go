@@ -130,16 +130,14 @@ func (sc *SyncContext) push(ctx context.Context, tables []string) (*PushResult, 
 	}); err != nil {
 		return sc.finishPush(ctx, res, cancelStatus(ctx, err), err)
 	}
-	var attached *TableOperationError
 	for _, queued := range ops {
 		if err := ctx.Err(); err != nil {
 			return sc.finishPush(ctx, res, CancelledByContext, err)
 		}
 		status, cause, conflict := sc.pushOne(ctx, queued.ID)
 		if status != Complete {
-			attached = conflict
-			if attached != nil {
-				res.Errors = append(res.Errors, attached)
+			if conflict != nil {
+				res.Errors = append(res.Errors, conflict) // a cancelled push's conflict, not recorded
 			}
 			return sc.finishPush(ctx, res, status, cause)
 		}
@@ -163,7 +161,7 @@ func (sc *SyncContext) finishPush(ctx context.Context, res *PushResult, status P
 		return err
 	}); err == nil {
 		for _, rec := range recs {
-			res.Errors = append(res.Errors, sc.operationError(rec, nil, false))
+			res.Errors = append(res.Errors, sc.operationError(rec, nil))
 		}
 	} else if status == Complete {
 		res.Status, res.Err = cancelStatus(ctx, err), err
@@ -234,7 +232,7 @@ func (sc *SyncContext) pushOne(ctx context.Context, opID string) (PushStatus, er
 	if item == nil {
 		item = Item{ColumnID: op.ItemID}
 	}
-	top := &TableOperation{sc: sc, op: op, item: wireItem(item)}
+	top := &TableOperation{sc: sc, op: op, item: localItem(item)} // sent without server-owned columns
 	hctx := context.WithValue(ctx, pushMarkerKey{}, &pushMarker{sc: sc, key: key})
 	result, execErr := sc.handler.ExecuteTableOperation(hctx, top)
 
@@ -258,7 +256,7 @@ func (sc *SyncContext) pushOne(ctx context.Context, opID string) (PushStatus, er
 			return cancelStatus(ctx, err), err, nil
 		}
 		if execErr != nil {
-			conflict = sc.operationError(errorRecord(op, top.item, execErr), execErr, true)
+			conflict = sc.operationError(errorRecord(op, top.item, execErr), execErr)
 		}
 		return CancelledByOperation, cause, conflict
 	}
@@ -333,9 +331,6 @@ func isDeleted(item Item) bool {
 	}
 	return false
 }
-
-// wireItem is the item a push sends: the row without the server-owned system columns.
-func wireItem(row Item) Item { return localItem(row) }
 
 // errorRecord builds the store's record of a failed operation.
 func errorRecord(op store.Operation, sent Item, err error) store.OperationError {

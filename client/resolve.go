@@ -25,19 +25,18 @@ type TableOperationError struct {
 	ServerItem       Item   // the server's item (409, 412), nil otherwise
 	RawResponse      []byte // the response body
 
-	sc       *SyncContext
-	cause    error
-	conflict bool // attached to a cancelled push, not recorded in the store
+	sc    *SyncContext
+	cause error
 
 	mu      sync.Mutex
 	handled bool
 }
 
-func (sc *SyncContext) operationError(rec store.OperationError, cause error, conflict bool) *TableOperationError {
+func (sc *SyncContext) operationError(rec store.OperationError, cause error) *TableOperationError {
 	return &TableOperationError{OperationID: rec.OperationID, OperationVersion: rec.OperationVersion,
 		Kind: rec.Kind, Table: rec.Table, ItemID: rec.ItemID, Status: rec.Status, Message: rec.Message,
 		Item: rec.Item, ServerItem: rec.ServerItem, RawResponse: rec.RawResponse,
-		sc: sc, cause: cause, conflict: conflict}
+		sc: sc, cause: cause}
 }
 
 func (e *TableOperationError) Error() string {

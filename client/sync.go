@@ -131,7 +131,7 @@ func (sc *SyncContext) OperationErrors(ctx context.Context) ([]*TableOperationEr
 	}
 	out := make([]*TableOperationError, len(recs))
 	for i, rec := range recs {
-		out[i] = sc.operationError(rec, nil, false)
+		out[i] = sc.operationError(rec, nil)
 	}
 	return out, nil
 }

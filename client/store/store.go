@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -177,6 +178,31 @@ func CheckOperation(op Operation) error {
 		return Invalid("operation %q lacks %s", op.ID, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// EncodeError checks an operation error every store must refuse (no OperationID, an item
+// JSON cannot encode) and returns its Item and ServerItem as JSON (nil for a nil map).
+func EncodeError(e OperationError) (item, serverItem []byte, err error) {
+	if e.OperationID == "" {
+		return nil, nil, Invalid("an operation error needs an OperationID")
+	}
+	encode := func(m map[string]any, what string) ([]byte, error) {
+		if m == nil {
+			return nil, nil
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, Invalid("error of operation %q: %s: %v", e.OperationID, what, err)
+		}
+		return b, nil
+	}
+	if item, err = encode(e.Item, "item"); err != nil {
+		return nil, nil, err
+	}
+	if serverItem, err = encode(e.ServerItem, "server item"); err != nil {
+		return nil, nil, err
+	}
+	return item, serverItem, nil
 }
 
 // RowID returns a row's id, or an error wrapping ErrInvalid when it has no non-empty string id.

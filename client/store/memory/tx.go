@@ -446,16 +446,9 @@ func (t *tx) PutError(e store.OperationError) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	if e.OperationID == "" {
-		return store.Invalid("an operation error needs an OperationID")
-	}
-	item, err := encodeMap(e.Item)
+	item, serverItem, err := store.EncodeError(e)
 	if err != nil {
-		return store.Invalid("error of operation %q: item: %v", e.OperationID, err)
-	}
-	serverItem, err := encodeMap(e.ServerItem)
-	if err != nil {
-		return store.Invalid("error of operation %q: server item: %v", e.OperationID, err)
+		return err
 	}
 	e.Item, e.ServerItem = nil, nil
 	e.RawResponse = bytes.Clone(e.RawResponse)

@@ -245,22 +245,24 @@ func (t *tx) Error(operationID string) (store.OperationError, error) {
 	return e, nil
 }
 
+// nullableText binds JSON as TEXT, and nil as NULL.
+func nullableText(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
 func (t *tx) PutError(e store.OperationError) error {
 	if err := t.beginWrite(); err != nil {
 		return err
 	}
 	defer t.mu.Unlock()
-	if e.OperationID == "" {
-		return store.Invalid("an operation error needs an OperationID")
-	}
-	item, err := encodeMap(e.Item)
+	itemJSON, serverJSON, err := store.EncodeError(e)
 	if err != nil {
-		return store.Invalid("error of operation %q: item: %v", e.OperationID, err)
+		return err
 	}
-	serverItem, err := encodeMap(e.ServerItem)
-	if err != nil {
-		return store.Invalid("error of operation %q: server item: %v", e.OperationID, err)
-	}
+	item, serverItem := nullableText(itemJSON), nullableText(serverJSON)
 	// A nil RawResponse binds as NULL and an empty one as an empty BLOB, so each reads back
 	// as it was.
 	_, err = t.c.exec(t.ctx, "INSERT OR REPLACE INTO errors ("+errorColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
