@@ -36,6 +36,10 @@ func (s *Server) adminRoutes() http.Handler {
 	a.HandleFunc("/tables/{table}/{id}", s.adminRow).Methods(http.MethodGet)
 	a.HandleFunc("/tables/{table}/{id}", s.adminWrite).Methods(http.MethodPost)
 	a.HandleFunc("/clock", s.adminClock).Methods(http.MethodGet, http.MethodPost)
+	a.HandleFunc("/faults", s.adminFaults).Methods(http.MethodGet)
+	a.HandleFunc("/faults", s.adminAddFaults).Methods(http.MethodPost)
+	a.HandleFunc("/faults", s.adminHealFaults).Methods(http.MethodDelete)
+	a.HandleFunc("/faults/{id}", s.adminRemoveFault).Methods(http.MethodDelete)
 	return containPanics(r)
 }
 
@@ -214,4 +218,64 @@ func (s *Server) adminClock(w http.ResponseWriter, r *http.Request) {
 		out["stepMs"] = sim.Step().Milliseconds()
 	}
 	writeJSON(w, http.StatusOK, out, "")
+}
+
+// adminFaults lists the rules in force with how often each matched and fired.
+func (s *Server) adminFaults(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.faults.Status(), "")
+}
+
+// adminAddFaults puts rules in force: the body is one rule or a list, in JSON or YAML. They
+// go in all together or not at all; a bad one is a 400 that names its field.
+func (s *Server) adminAddFaults(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeAdminError(w, badRequest("cannot read the rules: %v", err))
+		return
+	}
+	rules, err := ParseRules(raw)
+	if err != nil {
+		writeRuleError(w, err)
+		return
+	}
+	if len(rules) == 0 {
+		writeAdminError(w, badRequest("no rules in the body: send a rule or a list of rules"))
+		return
+	}
+	added, err := s.faults.AddAll(rules)
+	if err != nil {
+		writeRuleError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, added, "")
+}
+
+func writeRuleError(w http.ResponseWriter, err error) {
+	body := map[string]any{"error": err.Error()}
+	var re *RuleError
+	if errors.As(err, &re) {
+		if re.Field != "" {
+			body["field"] = re.Field
+		}
+		if re.Line > 0 {
+			body["line"], body["column"] = re.Line, re.Column
+		}
+	}
+	writeJSON(w, http.StatusBadRequest, body, "")
+}
+
+// adminHealFaults removes every rule, releasing the requests they hold.
+func (s *Server) adminHealFaults(w http.ResponseWriter, r *http.Request) {
+	n := len(s.faults.List())
+	s.faults.Reset()
+	writeJSON(w, http.StatusOK, map[string]any{"healed": n}, "")
+}
+
+func (s *Server) adminRemoveFault(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	if !s.faults.Remove(id) {
+		writeAdminError(w, errorf(http.StatusNotFound, "no fault rule %q is in force", id))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

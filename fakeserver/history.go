@@ -52,8 +52,11 @@ type Event struct {
 	Rows int `json:"rows,omitempty"`
 	// Error is the message of a refused request.
 	Error string `json:"error,omitempty"`
-	// Fault names the fault rule that hit the request, if any.
-	Fault string `json:"fault,omitempty"`
+	// Faults are the fault rules that fired on the request, in the order they acted. A
+	// drop-response or truncate keeps the status the server meant to send: the client got
+	// no answer, or a cut one. A request answered by a fault itself (status, reset,
+	// timeout, offline) has Status 0 when nothing at all was sent.
+	Faults []FaultHit `json:"faults,omitempty"`
 }
 
 // WriteJSONLines writes events as JSON Lines: one object per line.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -37,7 +38,7 @@ func (s *Server) routes() http.Handler {
 		route{http.MethodPatch, s.handleUpdate},
 		route{http.MethodDelete, s.handleDelete},
 		route{http.MethodPost, s.handleUndelete}))
-	return s.recordRequests(containPanics(r))
+	return s.recordRequests(s.injectFaults(containPanics(r)))
 }
 
 // route is one method of a path.
@@ -69,6 +70,10 @@ func (s *Server) byMethod(routes ...route) http.Handler {
 type exchange struct {
 	ev       Event
 	recorded bool
+	// stamp, set by clock faults, changes the updatedAt of the request's writes.
+	stamp func(time.Time) time.Time
+	// answered is the status of an answer a fault held back (and perhaps never sent).
+	answered int
 }
 
 type exchangeKey struct{}
@@ -119,16 +124,23 @@ func (s *Server) recordRequests(next http.Handler) http.Handler {
 		x := &exchange{ev: Event{Source: SourceHTTP, Client: clientID(r), Method: r.Method,
 			Path: r.URL.Path, Query: r.URL.RawQuery}}
 		sw := &statusWriter{ResponseWriter: w}
+		// Deferred, so that a request a fault aborts (http.ErrAbortHandler) is recorded too.
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = x.answered
+			}
+			if !x.recorded {
+				s.mu.Lock()
+				x.ev.Status = status
+				s.appendLocked(&x.ev)
+				s.mu.Unlock()
+			}
+			if s.cfg.Logger != nil {
+				s.cfg.Logger.Print(logLine(&x.ev, status))
+			}
+		}()
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
-		if !x.recorded {
-			s.mu.Lock()
-			x.ev.Status = sw.status
-			s.appendLocked(&x.ev)
-			s.mu.Unlock()
-		}
-		if s.cfg.Logger != nil {
-			s.cfg.Logger.Print(logLine(&x.ev, sw.status))
-		}
 	})
 }
 
@@ -150,6 +162,9 @@ func logLine(ev *Event, status int) string {
 	}
 	if ev.Error != "" {
 		fmt.Fprintf(&b, " error=%q", ev.Error)
+	}
+	for _, f := range ev.Faults {
+		fmt.Fprintf(&b, " fault=%s:%s", f.ID, f.Action)
 	}
 	return b.String()
 }
@@ -259,7 +274,9 @@ func (s *Server) apply(r *http.Request, run func(ev *Event) result) result {
 	x := exchangeOf(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stampWith = x.stamp
 	res := run(&x.ev)
+	s.stampWith = nil
 	s.recordLocked(&x.ev, res)
 	x.recorded = true
 	return res

@@ -30,6 +30,10 @@ type Server struct {
 	counter uint64            // the last version handed out
 	history []Event
 	rng     *rand.ChaCha8
+	faults  *Faults
+	// stampWith, set while a request or direct write that a clock fault hit is applied,
+	// changes the updatedAt the clock gives its writes.
+	stampWith func(time.Time) time.Time
 }
 
 // New returns a server configured by cfg. It panics if cfg is invalid, as a programming error
@@ -52,6 +56,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.seed == 0 {
 		s.seed = time.Now().UnixNano()
 	}
+	s.faults = newFaults(s.seed)
 	for _, t := range cfg.HardDeleteTables {
 		s.hard[strings.ToLower(t)] = true
 	}
@@ -97,8 +102,9 @@ func (s *Server) TableHandler() http.Handler { return s.handler }
 // AdminHandler serves the admin API alone (paths under /_conflictlab/), from any address.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
-// Reset empties every table and the history, and restarts the version counter and the random
-// source from the seed: the server is as new, except for its clock, which is the caller's.
+// Reset empties every table and the history, heals every fault, and restarts the version
+// counter, the fault ids and the random sources from the seed: the server is as new, except
+// for its clock, which is the caller's.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,6 +121,7 @@ func (s *Server) resetLocked() {
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], uint64(s.seed))
 	s.rng = rand.NewChaCha8(seed)
+	s.faults.restart(s.seed)
 }
 
 // History returns a copy of every event so far, in order.
@@ -213,10 +220,19 @@ func public(rec *record, err *Error) (map[string]any, error) {
 // directWrite applies one server-side write under the lock and records it in the history.
 // On a 409 or 412 the error carries the current row.
 func (s *Server) directWrite(op Op, tableName, id string, item map[string]any) (*record, *Error) {
+	hits, stamp := s.faults.clockFor(directTarget(op, tableName, id, item))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ev := &Event{Source: SourceDirect, Client: "server", Op: op, Table: tableName, ItemID: id}
+	ev := &Event{Source: SourceDirect, Client: "server", Op: op, Table: tableName, ItemID: id, Faults: hits}
+	return s.directEventLocked(ev, stamp, op, tableName, id, item)
+}
+
+// directEventLocked applies and records a direct write described by ev, its writes stamped
+// through stamp when not nil.
+func (s *Server) directEventLocked(ev *Event, stamp func(time.Time) time.Time, op Op, tableName, id string, item map[string]any) (*record, *Error) {
+	s.stampWith = stamp
 	res := s.directLocked(ev, op, tableName, id, item)
+	s.stampWith = nil
 	if op == opWrite {
 		ev.Op = OpUpdate
 		if res.before == nil {
@@ -356,14 +372,18 @@ func (s *Server) tableForWrite(name string) (*table, *Error) {
 // and given the next value of the server-wide version counter. Records are never changed in
 // place, so this is the only way a row changes.
 func (s *Server) store(ev *Event, t *table, next record) *record {
-	now := s.cfg.Clock.Stamp()
+	clockNow := s.cfg.Clock.Stamp()
+	now := clockNow
+	if s.stampWith != nil {
+		now = s.stampWith(now) // a clock fault: the row's time, not the event's
+	}
 	s.counter++
 	next.version, next.updatedAt = s.counter, now
 	if next.createdAt.IsZero() {
 		next.createdAt = now
 	}
 	t.put(&next)
-	ev.Time = now
+	ev.Time = clockNow
 	return &next
 }
 

@@ -156,6 +156,87 @@ var _ = Describe("conflictlab serve", func() {
 		Entry("arguments", "unknown command", "extra"),
 	)
 
+	It("puts the rules of --faults in force, lists them, and shows them firing in the history", func() {
+		file := filepath.Join(GinkgoT().TempDir(), "faults.yaml")
+		Expect(os.WriteFile(file, []byte(`# the phone loses the answer to its first update
+- id: lost-update
+  match: {method: PATCH, client: phone, times: 1}
+  action: drop-response
+- match: {op: query}
+  action: latency
+  params: {ms: 10}
+`), 0o644)).To(Succeed())
+		base, stdout, _, done, stop := serve("--faults", file)
+		Expect(stdout.String()).To(ContainSubstring("2 fault rule(s) in force from " + file))
+		Expect(stdout.String()).To(ContainSubstring(`lost-update: drop-response on {"method":["PATCH"],"client":"phone","times":1}`))
+		Expect(stdout.String()).To(ContainSubstring(`f1: latency {"ms":10} on {"op":["query"]}`))
+
+		status, body := get(base + "/_conflictlab/faults")
+		Expect(status).To(Equal(http.StatusOK))
+		Expect(body).To(ContainSubstring(`"id":"lost-update"`))
+
+		send := func(method, path, body string) (*http.Response, error) {
+			req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+			req.Header.Set("ZUMO-API-VERSION", "2.0.0")
+			req.Header.Set("X-ZUMO-INSTALLATION-ID", "phone")
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				res.Body.Close()
+			}
+			return res, err
+		}
+		res, err := send("POST", "/tables/todoitem", `{"id":"e1","text":"eggs"}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.StatusCode).To(Equal(http.StatusCreated))
+		_, err = send("PATCH", "/tables/todoitem/e1", `{"text":"milk"}`)
+		Expect(err).To(HaveOccurred(), "the answer was dropped")
+		_, body = get(base + "/_conflictlab/tables/todoitem/e1")
+		Expect(body).To(ContainSubstring(`"text":"milk"`), "after the update was applied")
+		Eventually(func() string { _, h := get(base + "/_conflictlab/history"); return h }).
+			Should(ContainSubstring(`"faults":[{"id":"lost-update","action":"drop-response"}]`))
+		stop()
+		Eventually(done).Should(Receive(BeNil()))
+	})
+
+	It("stops while a timeout fault holds a request", func() {
+		file := filepath.Join(GinkgoT().TempDir(), "faults.yaml")
+		Expect(os.WriteFile(file, []byte("- action: timeout\n"), 0o644)).To(Succeed())
+		base, _, _, done, stop := serve("--faults", file)
+		go func() {
+			defer GinkgoRecover()
+			res, err := (&http.Client{Timeout: time.Minute}).Get(base + "/tables/todoitem?ZUMO-API-VERSION=2.0.0")
+			if err == nil {
+				res.Body.Close()
+			}
+		}()
+		Eventually(func() string { _, b := get(base + "/_conflictlab/faults"); return b }).Should(ContainSubstring(`"fired":1`))
+		stop()
+		Eventually(done, 3*time.Second).Should(Receive(BeNil()), "healed before shutdown, not held for the shutdown's 5 s")
+	})
+
+	DescribeTable("refuses a bad fault file, naming the file, the line and the field",
+		func(content, want string) {
+			file := filepath.Join(GinkgoT().TempDir(), "faults.yaml")
+			Expect(os.WriteFile(file, []byte(content), 0o644)).To(Succeed())
+			cmd := newRootCommand()
+			cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--faults", file})
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			Expect(cmd.Execute()).To(MatchError(And(ContainSubstring("--faults: "+file), ContainSubstring(want))))
+		},
+		Entry("an unknown action", "- action: reset\n- action: explode\n", ":2:3: [1].action: unknown action \"explode\""),
+		Entry("a bad parameter", "action: latency\nparams: {ms: -1}\n", ":2:10: params.ms: must be between 0"),
+		Entry("a syntax error", "- action: [reset\n", ":1:1: did not find expected"),
+	)
+
+	It("refuses a fault file that is missing", func() {
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"serve", "--faults", "/nonexistent/faults.yaml"})
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		Expect(cmd.Execute()).To(MatchError(ContainSubstring("--faults: open /nonexistent/faults.yaml: no such file")))
+	})
+
 	It("refuses an address that is in use", func() {
 		base, _, _, _, _ := serve()
 		cmd := newRootCommand()

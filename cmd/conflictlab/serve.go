@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/conflictlab/conflictlab/fakeserver"
@@ -31,6 +33,7 @@ type serveOptions struct {
 	authToken        string
 	appKey           string
 	historyFile      string
+	faultsFile       string
 	verbose          bool
 }
 
@@ -51,10 +54,20 @@ clients only) unless --admin-addr gives it an address of its own:
   GET  /_conflictlab/tables/{t}            raw rows, tombstones included
   POST /_conflictlab/tables/{t}/{id}?op=   a direct write: write (upsert), insert, update,
                                            delete or undelete, body the patch
-  GET|POST /_conflictlab/clock             read the clock; {"advanceMs":N}, {"stepMs":N}`,
+  GET|POST /_conflictlab/clock             read the clock; {"advanceMs":N}, {"stepMs":N}
+  GET  /_conflictlab/faults                the fault rules in force, with match/fire counts
+  POST /_conflictlab/faults                add a rule or a list of rules (JSON or YAML)
+  DELETE /_conflictlab/faults              heal every fault
+  DELETE /_conflictlab/faults/{id}         heal one
+
+--faults loads rules at start from a YAML (or JSON) file: a list of rules, each
+  {id, match: {method, op, table, id, client, after, times, probability}, action, params}.
+Actions:
+` + actionHelp(),
 		Example: `  conflictlab serve -v
   conflictlab serve --dialect v1 --app-key secret --addr 127.0.0.1:9000
   conflictlab serve --sim-clock --clock-step 0 --seed 42 --history history.jsonl
+  conflictlab serve --faults faults.yaml --seed 7
 
   curl -H 'ZUMO-API-VERSION: 2.0.0' -d '{"id":"e1","text":"Buy eggs"}' \
        -H 'Content-Type: application/json' http://127.0.0.1:8080/tables/todoitem`,
@@ -81,6 +94,7 @@ clients only) unless --admin-addr gives it an address of its own:
 	f.StringVar(&o.authToken, "auth-token", "", "require this X-ZUMO-AUTH token on table requests")
 	f.StringVar(&o.appKey, "app-key", "", "require this X-ZUMO-APPLICATION key on table requests")
 	f.StringVar(&o.historyFile, "history", "", "on exit, write the history to this file as JSON Lines")
+	f.StringVar(&o.faultsFile, "faults", "", "put the fault rules of this YAML file in force at start")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log one line per request to stderr")
 	return cmd
 }
@@ -122,6 +136,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	srv, err := fakeserver.NewServer(cfg)
 	if err != nil {
 		return err
+	}
+	if o.faultsFile != "" {
+		rules, err := loadFaults(srv, o.faultsFile)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "conflictlab: %d fault rule(s) in force from %s\n", len(rules), o.faultsFile)
+		for _, r := range rules {
+			fmt.Fprintf(stdout, "  %s: %s\n", r.ID, describeRule(r))
+		}
 	}
 	handler := srv.Handler()
 	var servers []*http.Server
@@ -168,6 +192,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	srv.Faults().Reset() // let go of requests a timeout holds, or Shutdown would wait for them
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range servers {
@@ -193,4 +218,51 @@ func writeHistory(path string, events []fakeserver.Event) error {
 		return fmt.Errorf("--history: %w", err)
 	}
 	return f.Close()
+}
+
+// loadFaults reads a fault file and puts its rules in force; errors name the file, the line
+// and the field.
+func loadFaults(srv *fakeserver.Server, path string) ([]fakeserver.Rule, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--faults: %w", err)
+	}
+	rules, err := fakeserver.ParseRules(data)
+	if err == nil {
+		rules, err = srv.Faults().AddAll(rules)
+	}
+	if err != nil {
+		var re *fakeserver.RuleError
+		if errors.As(err, &re) {
+			re.File = path
+			return nil, fmt.Errorf("--faults: %w", re)
+		}
+		return nil, fmt.Errorf("--faults: %s: %w", path, err)
+	}
+	return rules, nil
+}
+
+// describeRule is one line saying what a rule does to what.
+func describeRule(r fakeserver.Rule) string {
+	var b strings.Builder
+	b.WriteString(r.Action)
+	if len(r.Params) > 0 {
+		p, _ := json.Marshal(r.Params)
+		b.WriteString(" " + string(p))
+	}
+	m, _ := json.Marshal(r.Match)
+	if string(m) != "{}" {
+		b.WriteString(" on " + string(m))
+	} else {
+		b.WriteString(" on every request")
+	}
+	return b.String()
+}
+
+func actionHelp() string {
+	var b strings.Builder
+	for _, a := range fakeserver.Actions() {
+		fmt.Fprintf(&b, "  %-16s %s\n", a[0], a[1])
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
