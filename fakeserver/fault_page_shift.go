@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"time"
 )
 
 type pageShiftParams struct {
@@ -29,11 +28,14 @@ type pageShift struct{ pageShiftParams }
 // accepts the pages after the first: a shift needs a cursor to shift under.
 func (*pageShift) accepts(t target) bool { return t.op == OpQuery && t.skip > 0 }
 
-// prepare inserts copies of the query's first row, each with the same updatedAt and an id
-// that sorts before every other ("!shift-000001"…). Whatever the query's order (updatedAt,
-// id, a user column), ties go by id, so the copies land at its very start: rows already paged
-// past move one place on, and paging by $skip sees one of them again, while the copies
-// themselves are never seen by this query. A query that matches nothing shifts nothing.
+// prepare inserts copies of the query's first row (so they pass its filter), with ids that
+// sort before every other ("!shift-000001"…), stamped by the server's clock like any write.
+// Ordered by id (a plain paged read), the copies land at the start: rows already paged past
+// move on under the cursor, so $skip paging sees one of them again and never sees the copies.
+// Ordered by updatedAt, they land at the start of their timestamp: before the cursor only
+// when they share its updatedAt (a clock-freeze, or a clock step of 0), which is exactly when
+// an incremental pull pages with $skip. The copies are never back-dated: updatedAt still
+// never goes backwards. A query that matches nothing shifts nothing.
 func (ps *pageShift) prepare(c *call) {
 	s := c.srv
 	vals, err := url.ParseQuery(c.r.URL.RawQuery)
@@ -46,6 +48,8 @@ func (ps *pageShift) prepare(c *call) {
 	}
 	first := *q
 	first.skip, first.top = 0, 1
+	hits, stamp := s.faults.clockFor(target{op: OpInsert, table: c.target.table, client: "server"})
+	hits = append([]FaultHit{{ID: c.rule.ID, Action: c.rule.Action}}, hits...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := s.queryLocked(c.target.table, &first)
@@ -54,8 +58,6 @@ func (ps *pageShift) prepare(c *call) {
 	}
 	head := res.page.rows[0]
 	t, _ := s.table(c.target.table)
-	s.stampWith = func(time.Time) time.Time { return head.updatedAt }
-	defer func() { s.stampWith = nil }()
 	n := 0
 	for range ps.Rows {
 		var id string
@@ -66,8 +68,9 @@ func (ps *pageShift) prepare(c *call) {
 				break
 			}
 		}
-		ev := &Event{Source: SourceDirect, Client: "server", Op: OpInsert, Table: c.target.table,
-			ItemID: id, Faults: []FaultHit{{ID: c.rule.ID, Action: c.rule.Action}}}
-		s.recordLocked(ev, s.insertLocked(ev, c.target.table, &body{id: id, hasID: true, data: maps.Clone(head.data)}))
+		ev := &Event{Source: SourceDirect, Client: "server", Op: OpInsert, Table: c.target.table, ItemID: id, Faults: hits}
+		item := maps.Clone(head.data)
+		item[colID] = id
+		_, _ = s.directEventLocked(ev, stamp, OpInsert, c.target.table, "", item)
 	}
 }

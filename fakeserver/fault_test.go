@@ -516,31 +516,45 @@ var _ = Describe("every fault action, against the server alone", Label("faults")
 	})
 
 	It("page-shift inserts rows before the cursor of a later page, so $skip paging repeats rows", func() {
-		srv := newFaultBench(fakeserver.Config{PageSize: 2})
+		pb := newFaultBench(fakeserver.Config{PageSize: 2})
 		for _, id := range []string{"a", "b", "c", "d"} {
-			srv.insert(id, id)
+			pb.insert(id, id)
 		}
-		srv.add(`{action: page-shift, params: {rows: 2}}`)
-		first := srv.send("GET", "/tables/todoitem?$orderby=updatedAt&$top=2", "")
-		second := srv.send("GET", "/tables/todoitem?$orderby=updatedAt&$top=2&$skip=2", "")
+		pb.add(`{action: page-shift, params: {rows: 2}}`)
+		first := pb.send("GET", "/tables/todoitem", "")
+		second := pb.send("GET", "/tables/todoitem?$skip=2", "")
 		Expect(ids(first.body)).To(Equal([]string{"a", "b"}))
 		Expect(ids(second.body)).To(Equal([]string{"a", "b"}), "the two shifted rows pushed a and b back under the cursor")
-		Expect(srv.srv.Faults().Status()[0]).To(MatchFields(IgnoreExtras, Fields{"Matched": Equal(1), "Fired": Equal(1)}),
+		Expect(pb.srv.Faults().Status()[0]).To(MatchFields(IgnoreExtras, Fields{"Matched": Equal(1), "Fired": Equal(1)}),
 			"the first page has no cursor to shift under")
-		srv.srv.Faults().Reset()
+		pb.srv.Faults().Reset()
 		var rows []map[string]any
 		for skip := 0; skip < 6; skip += 2 {
-			rows = append(rows, jsonRows(srv.send("GET", "/tables/todoitem?$orderby=updatedAt&$skip="+itoa(skip), "").body)...)
+			rows = append(rows, jsonRows(pb.send("GET", "/tables/todoitem?$skip="+itoa(skip), "").body)...)
 		}
 		var order []string
 		for _, r := range rows {
 			order = append(order, r["id"].(string))
 		}
 		Expect(order).To(Equal([]string{"!shift-000001", "!shift-000002", "a", "b", "c", "d"}))
-		Expect(rows[0]["updatedAt"]).To(Equal(rows[2]["updatedAt"]), "back-dated to the query's first row")
-		Expect(rows[0]["text"]).To(Equal("a"))
-		Expect(srv.srv.History()).To(ContainElement(MatchFields(IgnoreExtras, Fields{"Source": Equal(fakeserver.SourceDirect),
+		Expect(rows[0]["text"]).To(Equal("a"), "a copy of the query's first row, so it passes the query's filter")
+		Expect(rows[0]["updatedAt"].(string) > rows[5]["updatedAt"].(string)).To(BeTrue(), "stamped by the clock: never back-dated")
+		Expect(pb.srv.History()).To(ContainElement(MatchFields(IgnoreExtras, Fields{"Source": Equal(fakeserver.SourceDirect),
 			"Op": Equal(fakeserver.OpInsert), "ItemID": Equal("!shift-000002"), "Faults": Equal(hit("f1", "page-shift"))})))
+	})
+
+	It("page-shift under a frozen clock shifts an incremental pull's page too", func() {
+		pb := newFaultBench(fakeserver.Config{PageSize: 2, Clock: fakeserver.SimClock(t0).WithStep(0)})
+		for _, id := range []string{"a", "b", "c", "d"} {
+			pb.insert(id, id)
+		}
+		pb.add(`{action: page-shift, match: {op: query}}`)
+		query := "/tables/todoitem?$orderby=updatedAt&$filter=updatedAt%20ge%20datetimeoffset'2014-06-09T23:40:04.297Z'"
+		Expect(ids(pb.send("GET", query+"&$skip=0", "").body)).To(Equal([]string{"a", "b"}))
+		Expect(ids(pb.send("GET", query+"&$skip=2", "").body)).To(Equal([]string{"b", "c"}),
+			"one row shifted in at the same updatedAt, before the cursor")
+		row, _ := pb.srv.Row("todoitem", "!shift-000001")
+		Expect(row["updatedAt"]).To(Equal("2014-06-09T23:40:04.297Z"))
 	})
 })
 
