@@ -1,0 +1,200 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown writes the run as report.md: the summary, the matrix of scenarios by
+// strategy, the property tallies, every failure with its requests and replay command, and
+// what was skipped, grouped by reason.
+func WriteMarkdown(w io.Writer, run *Run) error {
+	rep := newReport(run)
+	md := &mdWriter{w: w}
+
+	md.printf("# conflictlab compatibility report\n\n")
+	md.printf("Server %s", codeSpan(rep.Server))
+	if rep.Started != "" {
+		md.printf(", started %s", rep.Started)
+	}
+	md.printf(", took %s.\n\n**%s**\n", rep.Duration, rep.Summary)
+
+	md.printf("\n## Matrix\n\n")
+	if len(rep.Rows) == 0 {
+		md.printf("No scenario ran.\n")
+	} else {
+		md.printf("| scenario | labels |")
+		for _, s := range rep.Strategies {
+			md.printf(" %s |", mdText(s))
+		}
+		md.printf("\n|---|---|%s\n", strings.Repeat("---|", len(rep.Strategies)))
+		for _, row := range rep.Rows {
+			md.printf("| %s | %s |", mdText(row.Scenario), mdText(strings.Join(row.Labels, ", ")))
+			for _, c := range row.Cells {
+				md.printf(" %s |", mdText(c.Text))
+			}
+			md.printf("\n")
+		}
+	}
+
+	md.printf("\n## Properties\n\n")
+	if len(rep.Properties) == 0 {
+		md.printf("No property was checked.\n")
+	} else {
+		md.printf("| property | name | results | holds | violated | unknown |\n|---|---|--:|--:|--:|--:|\n")
+		for _, p := range rep.Properties {
+			md.printf("| %s | %s | %d | %d | %d | %d |\n", mdText(p.ID), mdText(p.Name), p.Results, p.Holds, p.Violated, p.Unknown)
+		}
+		if len(rep.Verdicts) > 0 {
+			md.printf("\nNot shown to hold:\n\n")
+			for _, v := range rep.Verdicts {
+				md.printf("- **%s** %s %s in %s × %s", mdText(v.ID), mdText(v.Name), v.Verdict, mdText(v.Scenario), mdText(v.Strategy))
+				if v.Detail != "" {
+					md.printf(": ")
+					md.block("  ", v.Detail)
+				} else {
+					md.printf("\n")
+				}
+			}
+		}
+	}
+
+	md.printf("\n## Failures\n")
+	if len(rep.Failures) == 0 {
+		md.printf("\nNone.\n")
+	}
+	for i, f := range rep.Failures {
+		md.printf("\n### %d. %s × %s\n\n", i+1, mdText(f.Scenario), mdText(f.Strategy))
+		if f.File != "" {
+			md.printf("- **File:** %s\n", codeSpan(f.File))
+		}
+		md.printf("- **At:** %s", f.Step)
+		if f.What != "" {
+			md.printf(": %s", codeSpan(f.What))
+		}
+		md.printf("\n")
+		if f.Property != "" {
+			md.printf("- **Property:** %s\n", mdText(f.Property))
+		}
+		md.printf("- **Expected:** ")
+		md.block("  ", f.Expectation)
+		md.printf("- **Got:** ")
+		md.block("  ", f.Got)
+		if len(f.Requests) > 0 {
+			md.printf("- **Requests:**\n")
+			md.fence("  ", strings.Join(f.Requests, "\n"))
+		}
+		if f.Replay != "" {
+			md.printf("- **Replay:** ")
+			md.block("  ", f.Replay)
+		}
+	}
+
+	if len(rep.SkippedResults) > 0 {
+		md.printf("\n## Skipped scenarios\n")
+		for _, g := range rep.SkippedResults {
+			md.printf("\n**%s** (%d)\n\n", mdText(g.Reason), len(g.Items))
+			for _, it := range g.Items {
+				md.printf("- %s × %s\n", mdText(it.Scenario), mdText(it.Strategy))
+			}
+		}
+	}
+	if len(rep.SkippedSteps) > 0 {
+		md.printf("\n## Skipped steps\n")
+		for _, g := range rep.SkippedSteps {
+			md.printf("\n**%s** (%d)\n\n", mdText(g.Reason), len(g.Items))
+			for _, it := range g.Items {
+				md.printf("- %s × %s, step %d", mdText(it.Scenario), mdText(it.Strategy), it.Step)
+				if it.What != "" {
+					md.printf(": %s", codeSpan(it.What))
+				}
+				md.printf("\n")
+			}
+		}
+	}
+	return md.err
+}
+
+// mdWriter writes Markdown to w and keeps the first error, so a report is written with
+// plain calls and checked once.
+type mdWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (md *mdWriter) printf(format string, args ...any) {
+	if md.err == nil {
+		_, md.err = fmt.Fprintf(md.w, format, args...)
+	}
+}
+
+// block ends the current line with s: inline as a code span when it is one line, else as a
+// fenced block on the next lines, indented by indent (to stay inside a list item).
+func (md *mdWriter) block(indent, s string) {
+	s = strings.TrimRight(s, "\n")
+	if !strings.ContainsAny(s, "\r\n") {
+		md.printf("%s\n", codeSpan(s))
+		return
+	}
+	md.printf("\n")
+	md.fence(indent, s)
+}
+
+// fence writes s as a fenced code block, each line indented by indent. The fence is longer
+// than any run of backticks in s, so s cannot close it.
+func (md *mdWriter) fence(indent, s string) {
+	f := strings.Repeat("`", max(3, longestRun(s, '`')+1))
+	md.printf("%s%s\n", indent, f)
+	for _, line := range strings.Split(oneNewline.Replace(s), "\n") {
+		md.printf("%s%s\n", indent, line)
+	}
+	md.printf("%s%s\n", indent, f)
+}
+
+// codeSpan shows s verbatim inline: Markdown inside it does not render, and the delimiter
+// is longer than any run of backticks in s. A table cell must still escape its pipes.
+func codeSpan(s string) string {
+	s = strings.ReplaceAll(oneNewline.Replace(s), "\n", " ")
+	if s == "" {
+		return "*(empty)*"
+	}
+	d := strings.Repeat("`", longestRun(s, '`')+1)
+	// CommonMark strips one space from each end of a span that has both, and a backtick at
+	// either end would join the delimiter: pad those.
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
+		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.TrimSpace(s) != "") {
+		return d + " " + s + " " + d
+	}
+	return d + s + d
+}
+
+// mdText makes s one line of plain Markdown text, fit for a table cell: pipes, backslashes
+// and the characters that start emphasis, links, code or HTML are escaped.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range strings.Join(strings.Fields(s), " ") {
+		if strings.ContainsRune("\\`*_[]<>|&", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// oneNewline turns every line ending into "\n".
+var oneNewline = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// longestRun is the length of the longest run of c in s.
+func longestRun(s string, c byte) int {
+	longest, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+			longest = max(longest, n)
+		} else {
+			n = 0
+		}
+	}
+	return longest
+}

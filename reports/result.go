@@ -1,0 +1,168 @@
+// Package reports holds the result model of a conflictlab run (scenarios under strategies,
+// property verdicts) and renders it: JSON (results.json, the source of every other form),
+// Markdown, self-contained HTML and JUnit XML. It depends on nothing else in conflictlab:
+// runners produce a Run, and reports only reads it.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+)
+
+// Status is the outcome of one scenario under one strategy.
+type Status string
+
+const (
+	Passed  Status = "passed"
+	Failed  Status = "failed"
+	Skipped Status = "skipped" // nothing ran: the scenario cannot run here (e.g. it needs the embedded server)
+)
+
+// Verdict is a property checker's answer. A checker that could not decide says Unknown,
+// never Holds.
+type Verdict string
+
+const (
+	Holds    Verdict = "holds"
+	Violated Verdict = "violated"
+	Unknown  Verdict = "unknown"
+)
+
+// Run is everything one `conflictlab run` (or `make report`) did.
+type Run struct {
+	// Server is "embedded" or the URL of the external server.
+	Server   string        `json:"server"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"durationNs"`
+	Results  []Result      `json:"results"`
+}
+
+// Result is one scenario played under one strategy.
+type Result struct {
+	Scenario    string   `json:"scenario"`
+	File        string   `json:"file,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Labels      []string `json:"labels,omitempty"`
+	// Strategy is the strategy the scenario was expanded under; "" when it lists none and
+	// each client keeps its own.
+	Strategy string        `json:"strategy,omitempty"`
+	Status   Status        `json:"status"`
+	Duration time.Duration `json:"durationNs"`
+	// Steps is how many steps ran (those skipped by `when` or by the server do not count).
+	Steps int `json:"steps"`
+	// Failure says what went wrong, for a failed result.
+	Failure *Failure `json:"failure,omitempty"`
+	// SkippedSteps are steps that could not run here, with the reason (a fault step against
+	// an external server). The result still passes or fails on the rest.
+	SkippedSteps []SkippedStep `json:"skippedSteps,omitempty"`
+	// Reason says why a Skipped result did not run.
+	Reason string `json:"reason,omitempty"`
+	// Properties are the verdicts of every property checked, by id (P1…P9).
+	Properties []PropertyResult `json:"properties,omitempty"`
+}
+
+// Failure is the first thing that went wrong in a scenario.
+type Failure struct {
+	// Step is the 1-based index of the step in the file, 0 for the end-of-scenario checks;
+	// Line is its line in the file.
+	Step int    `json:"step"`
+	Line int    `json:"line,omitempty"`
+	What string `json:"what"` // the step as written, e.g. "phone: pull todoitem (queryId all)"
+	// Expectation is what should have happened, Got what did.
+	Expectation string `json:"expectation"`
+	Got         string `json:"got"`
+	// Property is the id of the violated property (P1…), when a property checker failed.
+	Property string `json:"property,omitempty"`
+	// Requests are the requests around the failure, one per line, as METHOD /path status.
+	Requests []string `json:"requests,omitempty"`
+	// Replay is the command that plays the scenario again.
+	Replay string `json:"replay,omitempty"`
+}
+
+// SkippedStep is a step that could not run.
+type SkippedStep struct {
+	Step   int    `json:"step"`
+	What   string `json:"what"`
+	Reason string `json:"reason"`
+}
+
+// PropertyResult is one property's verdict over a scenario: how many times it was checked,
+// and, when it was violated or could not be decided, why.
+type PropertyResult struct {
+	ID      string  `json:"id"`
+	Name    string  `json:"name"`
+	Verdict Verdict `json:"verdict"`
+	Checks  int     `json:"checks"`
+	Detail  string  `json:"detail,omitempty"`
+}
+
+// Counts tallies results by status.
+type Counts struct{ Passed, Failed, Skipped int }
+
+// Counts returns how many results passed, failed and were skipped.
+func (r *Run) Counts() Counts {
+	var c Counts
+	for _, res := range r.Results {
+		switch res.Status {
+		case Passed:
+			c.Passed++
+		case Failed:
+			c.Failed++
+		default:
+			c.Skipped++
+		}
+	}
+	return c
+}
+
+// Summary is the one-line summary every runner prints last: "N passed, N failed, N skipped".
+func (c Counts) String() string {
+	return fmt.Sprintf("%d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
+}
+
+// Strategies lists the strategies that occur in the run, in a fixed order.
+func (r *Run) Strategies() []string {
+	order := map[string]int{"client-wins": 0, "server-wins": 1, "cancel": 2, "manual": 3, "": 4}
+	seen := map[string]bool{}
+	var out []string
+	for _, res := range r.Results {
+		if !seen[res.Strategy] {
+			seen[res.Strategy] = true
+			out = append(out, res.Strategy)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		oi, iok := order[out[i]]
+		oj, jok := order[out[j]]
+		if iok != jok {
+			return iok
+		}
+		if oi != oj {
+			return oi < oj
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// WriteJSON writes the run as indented JSON: results.json.
+func WriteJSON(w io.Writer, run *Run) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(run)
+}
+
+// ReadJSON reads what WriteJSON wrote.
+func ReadJSON(r io.Reader) (*Run, error) {
+	var run Run
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&run); err != nil {
+		return nil, fmt.Errorf("reports: not a results.json: %w", err)
+	}
+	return &run, nil
+}
