@@ -48,8 +48,15 @@ type Event struct {
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 	// Applied is true when the request changed the table.
 	Applied bool `json:"applied"`
-	// Rows is how many rows a query returned.
-	Rows int `json:"rows,omitempty"`
+	// Precondition is the versions a write was conditional on: its If-Match (without "*"),
+	// or, for a PATCH without one, the version in its body. A write may apply only when the
+	// row's VersionBefore is one of them.
+	Precondition []string `json:"precondition,omitempty"`
+	// Rows is how many rows a query returned, Tombstones how many of them were deleted
+	// rows, and IncludeDeleted whether the query asked for those.
+	Rows           int  `json:"rows,omitempty"`
+	Tombstones     int  `json:"tombstones,omitempty"`
+	IncludeDeleted bool `json:"includeDeleted,omitempty"`
 	// Error is the message of a refused request.
 	Error string `json:"error,omitempty"`
 	// Faults are the fault rules that fired on the request, in the order they acted. A

@@ -16,6 +16,23 @@ import (
 )
 
 var _ = Describe("History", func() {
+	It("records what a write was conditional on and how many tombstones a query returned", func() {
+		srv, p := startServer(fakeserver.Config{})
+		p.insert("todoitem", map[string]any{"id": "e1"})
+		p.insert("todoitem", map[string]any{"id": "e2"})
+		p.do("PATCH", "/tables/todoitem/e1", map[string]any{"text": "x"}, "If-Match", `"AAAAAAAAAAk=", "AAAAAAAAAAE="`)
+		p.do("PATCH", "/tables/todoitem/e1", map[string]any{"text": "y", "version": "AAAAAAAAAAE="})
+		p.do("DELETE", "/tables/todoitem/e2", nil, "If-Match", "*")
+		p.do("GET", "/tables/todoitem?__includeDeleted=true", nil)
+		p.do("GET", "/tables/todoitem", nil)
+		h := srv.History()
+		Expect(h[2]).To(MatchFields(IgnoreExtras, Fields{"Precondition": Equal([]string{"AAAAAAAAAAk=", "AAAAAAAAAAE="}), "Applied": BeTrue()}))
+		Expect(h[3]).To(MatchFields(IgnoreExtras, Fields{"Precondition": Equal([]string{"AAAAAAAAAAE="}), "Status": Equal(409)}))
+		Expect(h[4].Precondition).To(BeEmpty(), "* is no precondition on a version")
+		Expect(h[5]).To(MatchFields(IgnoreExtras, Fields{"Rows": Equal(2), "Tombstones": Equal(1), "IncludeDeleted": BeTrue()}))
+		Expect(h[6]).To(MatchFields(IgnoreExtras, Fields{"Rows": Equal(1), "Tombstones": Equal(0), "IncludeDeleted": BeFalse()}))
+	})
+
 	It("records every request with its outcome, in the order applied", func() {
 		srv, p := startServer(fakeserver.Config{})
 		p.insert("todoitem", map[string]any{"id": "e1", "text": "Buy eggs"})

@@ -412,7 +412,10 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := s.apply(r, func(*Event) result { return s.queryLocked(req.table, req.q) })
+	res := s.apply(r, func(ev *Event) result {
+		ev.IncludeDeleted = req.q.includeDeleted
+		return s.queryLocked(req.table, req.q)
+	})
 	if res.err != nil {
 		s.writeError(w, r, res.err)
 		return

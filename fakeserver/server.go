@@ -303,6 +303,16 @@ type result struct {
 	page    *page
 }
 
+// conditional notes on ev the versions a write is conditional on.
+func conditional(ev *Event, m *ifMatch, b *body) {
+	switch {
+	case m != nil && !m.any:
+		ev.Precondition = append([]string(nil), m.versions...)
+	case m == nil && b != nil && b.hasVersion && b.badVersion == nil:
+		ev.Precondition = []string{b.version}
+	}
+}
+
 func failed(err *Error) result { return result{status: err.Status, err: err} }
 
 // recordLocked completes ev from res and appends it to the history.
@@ -330,6 +340,13 @@ func (s *Server) recordLocked(ev *Event, res result) {
 		ev.Error = res.err.Message
 	}
 	ev.Rows = res.rows
+	if res.page != nil {
+		for _, r := range res.page.rows {
+			if r.deleted {
+				ev.Tombstones++
+			}
+		}
+	}
 	s.appendLocked(ev)
 }
 
@@ -463,6 +480,7 @@ func preconditionFailed(res result, cur *record) result {
 }
 
 func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMatch) result {
+	conditional(ev, m, b)
 	t, cur, res := s.live(tableName, id, false)
 	if cur == nil {
 		return res
@@ -496,6 +514,7 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 }
 
 func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) result {
+	conditional(ev, m, nil)
 	t, cur, res := s.live(tableName, id, false)
 	if cur == nil {
 		return res
@@ -519,6 +538,7 @@ func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) resul
 }
 
 func (s *Server) undeleteLocked(ev *Event, tableName, id string, m *ifMatch) result {
+	conditional(ev, m, nil)
 	t, cur, res := s.live(tableName, id, true)
 	if cur == nil {
 		return res

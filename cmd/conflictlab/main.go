@@ -1,9 +1,11 @@
 // Command conflictlab runs the conflictlab tools: `conflictlab serve` starts the fake
-// versioned table server.
+// versioned table server; `conflictlab run` plays scenario files; `conflictlab report`
+// renders a results.json again.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,7 +17,9 @@ func main() {
 	defer stop()
 	cmd := newRootCommand()
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "conflictlab:", err)
+		if !errors.Is(err, errFailed) { // the summary line already said so
+			fmt.Fprintln(os.Stderr, "conflictlab:", err)
+		}
 		os.Exit(1)
 	}
 }

@@ -12,6 +12,6 @@ conflicts between them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand())
+	root.AddCommand(newServeCommand(), newRunCommand(), newReportCommand())
 	return root
 }

@@ -1,0 +1,231 @@
+// Package check holds the property checkers of PROPERTIES.md that judge one observed step or
+// one history: P1 (push before pull), P2 (purge), P4 (convergence), P5 (strategy) and P7
+// (server integrity). They read plain observations — store snapshots, the requests a client
+// sent, the server's history — so the scenario runner and the property tests share them.
+// A checker that cannot decide says Unknown; it never passes what it did not check.
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/reports"
+)
+
+// Property names, by id.
+var Names = map[string]string{
+	"P1": "push-before-pull",
+	"P2": "purge",
+	"P3": "queue",
+	"P4": "convergence",
+	"P5": "strategy",
+	"P6": "no silent loss",
+	"P7": "server integrity",
+	"P8": "durability",
+	"P9": "incremental completeness",
+}
+
+// Finding is one check of one property.
+type Finding struct {
+	Property string
+	Verdict  reports.Verdict
+	// Detail says what was violated or why it could not be decided.
+	Detail string
+}
+
+func holds(p string) Finding { return Finding{Property: p, Verdict: reports.Holds} }
+
+func violated(p, format string, args ...any) Finding {
+	return Finding{Property: p, Verdict: reports.Violated, Detail: fmt.Sprintf(format, args...)}
+}
+
+func unknown(p, format string, args ...any) Finding {
+	return Finding{Property: p, Verdict: reports.Unknown, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Tally gathers findings into one result per property: violated if any check was, else
+// unknown if any check could not decide, else holds.
+type Tally struct {
+	byID map[string]*reports.PropertyResult
+}
+
+// Add records a finding.
+func (t *Tally) Add(f Finding) {
+	if t.byID == nil {
+		t.byID = map[string]*reports.PropertyResult{}
+	}
+	r := t.byID[f.Property]
+	if r == nil {
+		r = &reports.PropertyResult{ID: f.Property, Name: Names[f.Property], Verdict: reports.Holds}
+		t.byID[f.Property] = r
+	}
+	r.Checks++
+	switch {
+	case f.Verdict == reports.Violated && r.Verdict != reports.Violated:
+		r.Verdict, r.Detail = reports.Violated, f.Detail
+	case f.Verdict == reports.Unknown && r.Verdict == reports.Holds:
+		r.Verdict, r.Detail = reports.Unknown, f.Detail
+	}
+}
+
+// Results returns one result per property checked, by id.
+func (t *Tally) Results() []reports.PropertyResult {
+	out := make([]reports.PropertyResult, 0, len(t.byID))
+	for _, r := range t.byID {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Request is one request a client sent, as the checkers see it.
+type Request struct {
+	Method string
+	Path   string
+	Table  string
+	ItemID string
+	Status int // 0: no answer
+}
+
+func (r Request) String() string {
+	if r.Status == 0 {
+		return r.Method + " " + r.Path + " (no answer)"
+	}
+	return fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status)
+}
+
+func (r Request) isWrite() bool { return r.Method != "GET" }
+
+// Snapshot is a client's store, for the tables a check looks at.
+type Snapshot struct {
+	// Rows: lower-case table → lower-case id → row.
+	Rows   map[string]map[string]map[string]any
+	Ops    []store.Operation
+	Errors []store.OperationError
+	Config map[string]string
+}
+
+// Take reads a snapshot of tables from s.
+func Take(ctx context.Context, s store.Store, tables []string) (Snapshot, error) {
+	snap := Snapshot{Rows: map[string]map[string]map[string]any{}, Config: map[string]string{}}
+	err := s.View(ctx, func(r store.Reader) error {
+		for _, t := range tables {
+			rows, _, err := r.Rows(t, store.Query{})
+			if err != nil {
+				return err
+			}
+			m := map[string]map[string]any{}
+			for _, row := range rows {
+				id, _ := row["id"].(string)
+				m[strings.ToLower(id)] = row
+			}
+			snap.Rows[strings.ToLower(t)] = m
+		}
+		var err error
+		if snap.Ops, err = r.Operations(); err != nil {
+			return err
+		}
+		if snap.Errors, err = r.Errors(); err != nil {
+			return err
+		}
+		keys, err := r.ConfigKeys("")
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			v, _, err := r.Config(k)
+			if err != nil {
+				return err
+			}
+			snap.Config[k] = v
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// opsOf returns the operations of a table.
+func opsOf(ops []store.Operation, table string) []store.Operation {
+	var out []store.Operation
+	for _, op := range ops {
+		if strings.EqualFold(op.Table, table) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// Normalize makes a row comparable across dialects and decoders: system columns without
+// their "__" prefix, numbers as float64, and "deleted" left out (a live row may or may not
+// carry deleted: false).
+func Normalize(row map[string]any) map[string]any {
+	if row == nil {
+		return nil
+	}
+	out := make(map[string]any, len(row))
+	for k, v := range row {
+		name := strings.TrimPrefix(k, "__")
+		if strings.EqualFold(name, "deleted") {
+			continue
+		}
+		switch n := v.(type) {
+		case json.Number:
+			f, _ := n.Float64()
+			v = f
+		case int:
+			v = float64(n)
+		case int64:
+			v = float64(n)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// userFields drops the system columns of a normalized row.
+func userFields(row map[string]any) map[string]any {
+	out := maps.Clone(row)
+	for _, c := range []string{"version", "createdAt", "updatedAt", "deleted"} {
+		delete(out, c)
+	}
+	return out
+}
+
+func same(a, b map[string]any) bool { return reflect.DeepEqual(Normalize(a), Normalize(b)) }
+
+// diff describes how two rows differ, briefly.
+func diff(want, got map[string]any) string {
+	w, g := Normalize(want), Normalize(got)
+	var parts []string
+	keys := map[string]bool{}
+	for k := range w {
+		keys[k] = true
+	}
+	for k := range g {
+		keys[k] = true
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		wv, wok := w[k]
+		gv, gok := g[k]
+		switch {
+		case !wok:
+			parts = append(parts, fmt.Sprintf("%s: unexpected %v", k, gv))
+		case !gok:
+			parts = append(parts, fmt.Sprintf("%s: missing (want %v)", k, wv))
+		case !reflect.DeepEqual(wv, gv):
+			parts = append(parts, fmt.Sprintf("%s: %v, want %v", k, gv, wv))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,419 @@
+package check
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/fakeserver"
+)
+
+// PullObs is one pull as a client lived it.
+type PullObs struct {
+	Table string
+	// Before and After are the client's store around the pull (Rows holds Table at least).
+	Before, After Snapshot
+	// Requests are the client's requests during the pull, in order.
+	Requests []Request
+	// PushFailed is true when the pull failed because its push did not complete cleanly.
+	PushFailed bool
+	// Failed is true when the pull returned any error.
+	Failed bool
+}
+
+// PushBeforePull checks P1: every operation of the table queued when the pull started is
+// sent before its first GET (or the push fails and no GET is sent), and no row that keeps a
+// queued operation through the pull is changed by it.
+func PushBeforePull(o PullObs) Finding {
+	const p = "P1"
+	queued := opsOf(o.Before.Ops, o.Table)
+	firstGET := -1
+	for i, r := range o.Requests {
+		if r.Method == "GET" && strings.EqualFold(r.Table, o.Table) {
+			firstGET = i
+			break
+		}
+	}
+	if len(queued) > 0 {
+		if o.PushFailed {
+			if firstGET >= 0 {
+				return violated(p, "the pull's push failed, yet it sent %s", o.Requests[firstGET])
+			}
+		} else if !o.Failed {
+			if firstGET < 0 {
+				firstGET = len(o.Requests)
+			}
+			for _, op := range queued {
+				if !sentBefore(o.Requests[:firstGET], op) {
+					return violated(p, "the %s of %s/%s was queued when the pull started but not sent before its first GET (requests: %s)",
+						op.Kind, op.Table, op.ItemID, list(o.Requests))
+				}
+			}
+		}
+	}
+	after := map[string]bool{}
+	for _, op := range opsOf(o.After.Ops, o.Table) {
+		after[op.ID] = true
+	}
+	rowsBefore, rowsAfter := o.Before.Rows[strings.ToLower(o.Table)], o.After.Rows[strings.ToLower(o.Table)]
+	for _, op := range queued {
+		if !after[op.ID] {
+			continue
+		}
+		id := strings.ToLower(op.ItemID)
+		if b, a := rowsBefore[id], rowsAfter[id]; !same(b, a) {
+			if a == nil {
+				return violated(p, "the pull deleted %s/%s, which has a queued %s", op.Table, op.ItemID, op.Kind)
+			}
+			return violated(p, "the pull overwrote %s/%s, which has a queued %s: %s", op.Table, op.ItemID, op.Kind, diff(b, a))
+		}
+	}
+	return holds(p)
+}
+
+// sentBefore reports whether a write request for op's item is among reqs.
+func sentBefore(reqs []Request, op store.Operation) bool {
+	method := map[store.OpKind]string{store.Insert: "POST", store.Update: "PATCH", store.Delete: "DELETE"}[op.Kind]
+	for _, r := range reqs {
+		if r.isWrite() && strings.EqualFold(r.Table, op.Table) && strings.EqualFold(r.ItemID, op.ItemID) &&
+			(r.Method == method || r.Method == "POST" || r.Method == "PATCH") {
+			return true
+		}
+	}
+	return false
+}
+
+func list(reqs []Request) string {
+	if len(reqs) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(reqs))
+	for i, r := range reqs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// PurgeObs is one purge as a client lived it.
+type PurgeObs struct {
+	Table   string
+	QueryID string
+	// Match selects the rows the purge's query names; nil: every row.
+	Match func(row map[string]any) bool
+	Force bool
+	// PushesFirst is the PurgePushesFirst option: the purge may push, so it may send
+	// requests and change the queue.
+	PushesFirst bool
+	// Before and After are the store around the purge, over every table the client knows.
+	Before, After Snapshot
+	Requests      []Request
+	// Err is the purge's error; PendingChanges is true when it is ErrPurgePendingChanges.
+	Err            error
+	PendingChanges bool
+}
+
+// Purge checks P2.
+func Purge(o PurgeObs) Finding {
+	const p = "P2"
+	table := strings.ToLower(o.Table)
+	if !o.PushesFirst && len(o.Requests) > 0 {
+		return violated(p, "the purge sent requests: %s", list(o.Requests))
+	}
+	if o.PushesFirst && !o.Force {
+		if o.Err != nil {
+			return unchanged(p, o.Before, o.After, "a failed purge")
+		}
+		return holds(p) // what the push changed is P5's and P1's to judge
+	}
+	queued := len(opsOf(o.Before.Ops, o.Table)) > 0
+	switch {
+	case o.Err != nil:
+		if !o.Force && queued && !o.PendingChanges {
+			return violated(p, "a purge of a table with queued operations failed with %v, not ErrPurgePendingChanges", o.Err)
+		}
+		return unchanged(p, o.Before, o.After, "a failed purge")
+	case !o.Force && queued:
+		return violated(p, "a non-forced purge of %s succeeded although %d operation(s) were queued", o.Table, len(opsOf(o.Before.Ops, o.Table)))
+	}
+	// What the purge must leave: everything, less what it removes.
+	want := Snapshot{Rows: map[string]map[string]map[string]any{}, Config: map[string]string{}}
+	for t, rows := range o.Before.Rows {
+		kept := map[string]map[string]any{}
+		for id, row := range rows {
+			if t == table && (o.Force || o.Match == nil || o.Match(row)) {
+				continue
+			}
+			kept[id] = row
+		}
+		want.Rows[t] = kept
+	}
+	for k, v := range o.Before.Config {
+		if o.Force && strings.HasPrefix(k, "deltaToken|"+table+"|") || !o.Force && o.QueryID != "" && k == "deltaToken|"+table+"|"+o.QueryID {
+			continue
+		}
+		want.Config[k] = v
+	}
+	for _, op := range o.Before.Ops {
+		if !(o.Force && strings.EqualFold(op.Table, o.Table)) {
+			want.Ops = append(want.Ops, op)
+		}
+	}
+	for _, e := range o.Before.Errors {
+		if !(o.Force && strings.EqualFold(e.Table, o.Table)) {
+			want.Errors = append(want.Errors, e)
+		}
+	}
+	return unchanged(p, want, o.After, "the purge")
+}
+
+// unchanged compares what a store should hold with what it holds.
+func unchanged(p string, want, got Snapshot, what string) Finding {
+	for t, rows := range want.Rows {
+		g := got.Rows[t]
+		for id, row := range rows {
+			if !same(row, g[id]) {
+				if g[id] == nil {
+					return violated(p, "%s removed %s/%s", what, t, id)
+				}
+				return violated(p, "%s changed %s/%s: %s", what, t, id, diff(row, g[id]))
+			}
+		}
+		for id := range g {
+			if _, ok := rows[id]; !ok {
+				return violated(p, "%s left %s/%s, which it should have removed", what, t, id)
+			}
+		}
+	}
+	if ids(want.Ops) != ids(got.Ops) {
+		return violated(p, "%s left the queue %s, want %s", what, ids(got.Ops), ids(want.Ops))
+	}
+	if errIDs(want.Errors) != errIDs(got.Errors) {
+		return violated(p, "%s left the errors %s, want %s", what, errIDs(got.Errors), errIDs(want.Errors))
+	}
+	if !reflect.DeepEqual(want.Config, got.Config) {
+		return violated(p, "%s left the settings (delta tokens) %v, want %v", what, got.Config, want.Config)
+	}
+	return holds(p)
+}
+
+func ids(ops []store.Operation) string {
+	var out []string
+	for _, op := range ops {
+		out = append(out, fmt.Sprintf("%s %s/%s", op.Kind, op.Table, op.ItemID))
+	}
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+func errIDs(errs []store.OperationError) string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, fmt.Sprintf("%s/%s %d", e.Table, e.ItemID, e.Status))
+	}
+	slices.Sort(out)
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+// Converged checks P4 for one client and one table: its rows equal the server's live rows,
+// system columns included.
+func Converged(client, table string, local, server []map[string]any) Finding {
+	const p = "P4"
+	index := func(rows []map[string]any) map[string]map[string]any {
+		m := map[string]map[string]any{}
+		for _, r := range rows {
+			id, _ := r["id"].(string)
+			m[strings.ToLower(id)] = r
+		}
+		return m
+	}
+	l, s := index(local), index(server)
+	for id, row := range s {
+		if l[id] == nil {
+			return violated(p, "%s lacks %s/%s, which the server has", client, table, row["id"])
+		}
+		if !same(row, l[id]) {
+			return violated(p, "%s's %s/%s differs from the server's: %s", client, table, row["id"], diff(row, l[id]))
+		}
+	}
+	for id, row := range l {
+		if s[id] == nil {
+			return violated(p, "%s has %s/%s, which the server has not (or has deleted)", client, table, row["id"])
+		}
+	}
+	return holds(p)
+}
+
+// PushObs is one push (a push step, or the push a pull or purge started) as a client lived it.
+type PushObs struct {
+	// Strategy is the client's: client-wins, server-wins, cancel or manual.
+	Strategy string
+	// Before and After are the store around the push.
+	Before, After Snapshot
+	Requests      []Request
+	// Status is the push's status, as PushStatus.String() renders it.
+	Status string
+	// Server returns the server's row after the push (nil: absent or deleted).
+	Server func(table, id string) map[string]any
+}
+
+// Strategy checks P5 for every conflict (a 409 or 412, or a 404 on an update) the push met.
+func Strategy(o PushObs) Finding {
+	const p = "P5"
+	if o.Strategy != "client-wins" && o.Strategy != "server-wins" && o.Strategy != "cancel" {
+		return unknown(p, "strategy %q: P5 judges client-wins, server-wins and cancel", o.Strategy)
+	}
+	seen := map[string]bool{}
+	for i, r := range o.Requests {
+		if !r.isWrite() || !(r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
+			continue
+		}
+		key := strings.ToLower(r.Table + "/" + r.ItemID)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		op, ok := find(o.Before.Ops, r.Table, r.ItemID)
+		if !ok {
+			return unknown(p, "%s met a conflict on %s/%s, which had no queued operation", r, r.Table, r.ItemID)
+		}
+		id := strings.ToLower(r.ItemID)
+		localBefore := o.Before.Rows[strings.ToLower(r.Table)][id]
+		localAfter := o.After.Rows[strings.ToLower(r.Table)][id]
+		_, stillQueued := find(o.After.Ops, r.Table, r.ItemID)
+		server := o.Server(r.Table, r.ItemID)
+		switch o.Strategy {
+		case "client-wins":
+			if o.Status != "Complete" {
+				continue // the push stopped for another reason: the resolution never finished
+			}
+			if stillQueued {
+				return violated(p, "client wins: the %s of %s/%s is still queued after a complete push", op.Kind, r.Table, r.ItemID)
+			}
+			if op.Kind == store.Delete {
+				if server != nil {
+					return violated(p, "client wins: %s/%s was deleted locally but is live on the server", r.Table, r.ItemID)
+				}
+				continue
+			}
+			if server == nil {
+				return violated(p, "client wins: %s/%s is not on the server", r.Table, r.ItemID)
+			}
+			for k, v := range userFields(Normalize(localBefore)) {
+				if !reflect.DeepEqual(Normalize(server)[k], v) {
+					return violated(p, "client wins: the local change did not reach the server: %s/%s %s is %v on the server, %v locally",
+						r.Table, r.ItemID, k, Normalize(server)[k], v)
+				}
+			}
+		case "server-wins":
+			if stillQueued {
+				return violated(p, "server wins: the %s of %s/%s is still queued", op.Kind, r.Table, r.ItemID)
+			}
+			if server == nil && localAfter == nil {
+				continue
+			}
+			if !same(server, localAfter) {
+				if localAfter == nil {
+					return violated(p, "server wins: %s/%s is gone locally but live on the server", r.Table, r.ItemID)
+				}
+				return violated(p, "server wins: the local row is not the server's: %s/%s %s", r.Table, r.ItemID, diff(server, localAfter))
+			}
+		case "cancel":
+			if o.Status != "CancelledByOperation" {
+				return violated(p, "cancel: the push met a conflict on %s/%s but ended %s, not CancelledByOperation", r.Table, r.ItemID, o.Status)
+			}
+			for _, later := range o.Before.Ops {
+				if later.Sequence < op.Sequence {
+					continue
+				}
+				if _, ok := find(o.After.Ops, later.Table, later.ItemID); !ok {
+					return violated(p, "cancel: the %s of %s/%s left the queue", later.Kind, later.Table, later.ItemID)
+				}
+			}
+			for _, after := range o.Requests[i+1:] {
+				if after.isWrite() {
+					return violated(p, "cancel: the push went on after the conflict: %s", after)
+				}
+			}
+			if !same(localBefore, localAfter) {
+				return violated(p, "cancel: the local row of %s/%s changed: %s", r.Table, r.ItemID, diff(localBefore, localAfter))
+			}
+		}
+	}
+	return holds(p)
+}
+
+func find(ops []store.Operation, table, id string) (store.Operation, bool) {
+	for _, op := range ops {
+		if strings.EqualFold(op.Table, table) && strings.EqualFold(op.ItemID, id) {
+			return op, true
+		}
+	}
+	return store.Operation{}, false
+}
+
+// ServerIntegrity checks P7 over a history, in order: versions of a row strictly increase; a
+// write whose precondition names a stale version never applies; updatedAt never goes backwards
+// except for writes a clock-skew fault hit; no query without __includeDeleted returns a
+// deleted row. Events with an unknown VersionBefore (a history recorded by a client) are
+// judged against the last version seen for the row.
+func ServerIntegrity(events []fakeserver.Event) Finding {
+	const p = "P7"
+	last := map[string]string{}
+	var latest time.Time
+	undecided := ""
+	for _, e := range events {
+		if e.Op == fakeserver.OpQuery {
+			if !e.IncludeDeleted && e.Tombstones > 0 {
+				return violated(p, "event %d: a query without __includeDeleted returned %d deleted row(s): %s %s?%s", e.Seq, e.Tombstones, e.Method, e.Path, e.Query)
+			}
+			continue
+		}
+		if !e.Applied {
+			continue
+		}
+		key := strings.ToLower(e.Table + "/" + e.ItemID)
+		before := e.VersionBefore
+		if before == "" {
+			before = last[key]
+		}
+		if len(e.Precondition) > 0 && before != "" && !slices.Contains(e.Precondition, before) {
+			return violated(p, "event %d: %s of %s applied with the stale version %s (the row was at %s)", e.Seq, e.Op, key, strings.Join(e.Precondition, ","), before)
+		}
+		if e.VersionAfter != "" {
+			if prev, ok := last[key]; ok {
+				a, errA := fakeserver.DecodeVersion(prev)
+				b, errB := fakeserver.DecodeVersion(e.VersionAfter)
+				switch {
+				case errA != nil || errB != nil:
+					undecided = "versions are opaque (not 8-byte counters): their order was not checked"
+				case b <= a:
+					return violated(p, "event %d: the version of %s went from %s to %s", e.Seq, key, prev, e.VersionAfter)
+				}
+			}
+			last[key] = e.VersionAfter
+		}
+		if e.UpdatedAt.IsZero() {
+			continue
+		}
+		skewed := false
+		for _, h := range e.Faults {
+			if h.Action == "clock-skew" {
+				skewed = true
+			}
+		}
+		if skewed {
+			continue
+		}
+		if e.UpdatedAt.Before(latest) {
+			return violated(p, "event %d: %s of %s has updatedAt %s, before the %s of an earlier write, with no clock fault", e.Seq, e.Op, key,
+				e.UpdatedAt.Format(fakeserver.TimeFormat), latest.Format(fakeserver.TimeFormat))
+		}
+		latest = e.UpdatedAt
+	}
+	if undecided != "" {
+		return unknown(p, "%s", undecided)
+	}
+	return holds(p)
+}

@@ -1,0 +1,677 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/conflictlab/conflictlab/client"
+	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/client/store/memory"
+	"github.com/conflictlab/conflictlab/client/store/sqlite"
+	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/properties/check"
+	"github.com/conflictlab/conflictlab/reports"
+)
+
+// Options configure a run.
+type Options struct {
+	// ServerURL plays the scenario against another server instead of the embedded one: the
+	// server actor writes through the table API, and steps that need the fake server
+	// (fault, heal, clock) are skipped and reported with the reason.
+	ServerURL string
+	// Dir holds the SQLite stores; empty: a temporary directory per run, removed after.
+	Dir string
+	// Timeout is each client's HTTP timeout unless the scenario sets timeoutMs (default 10 s).
+	Timeout time.Duration
+}
+
+// Runs lists the strategies a scenario is played under: its strategies, or one run ("")
+// where each client keeps its own.
+func (s *Scenario) Runs() []string {
+	if len(s.Strategies) == 0 {
+		return []string{""}
+	}
+	return s.Strategies
+}
+
+// Run plays a scenario under one strategy and returns its result; it never panics on a bad
+// server or client, it fails the result.
+func Run(ctx context.Context, sc *Scenario, strategy string, opts Options) (res reports.Result) {
+	start := time.Now()
+	res = reports.Result{Scenario: sc.Name, File: sc.File, Description: sc.Description, Labels: sc.Labels,
+		Strategy: strategy, Status: reports.Passed}
+	r := &runner{ctx: ctx, sc: sc, strategy: strategy, opts: opts, devices: map[string]*device{}}
+	defer func() {
+		if p := recover(); p != nil {
+			res.Status = reports.Failed
+			res.Failure = &reports.Failure{What: "the runner", Expectation: "no panic", Got: fmt.Sprint(p)}
+		}
+		r.close()
+		res.Duration = time.Since(start)
+		res.Properties = r.tally.Results()
+		res.SkippedSteps = r.skipped
+	}()
+	if err := r.setUp(); err != nil {
+		res.Status = reports.Failed
+		res.Failure = &reports.Failure{What: "setting up the server and clients", Expectation: "a working setup", Got: err.Error()}
+		return res
+	}
+	for _, st := range sc.Steps {
+		if !st.runsUnder(strategy) {
+			continue
+		}
+		if reason := r.cannotRun(st); reason != "" {
+			r.skipped = append(r.skipped, reports.SkippedStep{Step: st.Index, What: st.Describe(), Reason: reason})
+			continue
+		}
+		res.Steps++
+		mark := r.mark()
+		if err := r.step(st); err != nil {
+			res.Status = reports.Failed
+			res.Failure = r.failure(st, mark, err)
+			return res
+		}
+	}
+	if err := r.finish(); err != nil {
+		res.Status = reports.Failed
+		res.Failure = r.failure(nil, 0, err)
+	}
+	return res
+}
+
+// stepError is why a step failed: what was expected, what happened, and the property when a
+// checker failed.
+type stepError struct {
+	expectation, got, property string
+}
+
+func (e *stepError) Error() string { return e.expectation + ": " + e.got }
+
+func fail(expectation, format string, args ...any) error {
+	return &stepError{expectation: expectation, got: fmt.Sprintf(format, args...)}
+}
+
+type runner struct {
+	ctx      context.Context
+	sc       *Scenario
+	strategy string
+	opts     Options
+	srv      *fakeserver.Server // nil against an external server
+	ts       *httptest.Server
+	url      string
+	rec      *recorder // the requests, against an external server
+	actor    *client.Client // the server actor: another writer
+	reader   *client.Client // the runner's own reads of an external server, not recorded
+	dialect  client.Dialect
+	devices  map[string]*device
+	tally    check.Tally
+	skipped  []reports.SkippedStep
+	dir      string
+	tempDir  bool
+	hc       []*http.Client
+}
+
+// device is one client of the scenario with its store.
+type device struct {
+	spec     *ClientSpec
+	strategy string
+	store    store.Store
+	path     string
+	c        *client.Client
+	sc       *client.SyncContext
+	// tables are the tables it has written to or pulled, lower-case → as named.
+	tables map[string]string
+	// lastErrs are the unhandled errors its last push left.
+	lastErrs []*client.TableOperationError
+}
+
+func (r *runner) setUp() error {
+	r.dialect = client.V2
+	if r.sc.Server.Dialect == fakeserver.V1 {
+		r.dialect = client.V1
+	}
+	if r.opts.ServerURL == "" {
+		seed := r.sc.Server.Seed
+		if seed == 0 {
+			seed = 1
+		}
+		srv, err := fakeserver.NewServer(fakeserver.Config{
+			Dialect: r.sc.Server.Dialect, PageSize: r.sc.Server.PageSize, MaxTop: r.sc.Server.MaxTop, Seed: seed,
+			HardDelete: !r.sc.Server.SoftDelete,
+			Clock:      fakeserver.SimClock(time.Time{}).WithStep(time.Duration(r.sc.Server.ClockStepMs) * time.Millisecond),
+		})
+		if err != nil {
+			return err
+		}
+		r.srv, r.ts = srv, srv.Start()
+		r.url = r.ts.URL
+	} else {
+		r.url = strings.TrimRight(r.opts.ServerURL, "/")
+		r.rec = &recorder{}
+		if err := r.resetExternal(); err != nil {
+			return err
+		}
+	}
+	var err error
+	if r.actor, err = r.newClient(serverActor, 0); err != nil {
+		return err
+	}
+	if r.reader, err = r.newClient(runnerReader, 0); err != nil {
+		return err
+	}
+	for _, tr := range r.sc.Server.Tables {
+		for _, row := range tr.Rows {
+			if err := r.serverWrite("insert", tr.Table, row, ""); err != nil {
+				return fmt.Errorf("the initial row %s/%v: %w", tr.Table, row["id"], err)
+			}
+		}
+	}
+	r.dir = r.opts.Dir
+	for _, spec := range r.sc.Clients {
+		if spec.Store == "sqlite" && r.dir == "" {
+			if r.dir, err = os.MkdirTemp("", "conflictlab-"+r.sc.Name+"-"); err != nil {
+				return err
+			}
+			r.tempDir = true
+		}
+	}
+	for _, spec := range r.sc.Clients {
+		d := &device{spec: spec, tables: map[string]string{}, strategy: spec.Strategy}
+		if d.strategy == "" {
+			d.strategy = r.strategy
+		}
+		if d.strategy == "" {
+			d.strategy = "manual"
+		}
+		if spec.Store == "sqlite" {
+			d.path = filepath.Join(r.dir, r.sc.Name+"-"+r.strategy+"-"+spec.Name+".db")
+			_ = os.Remove(d.path)
+		}
+		if err := r.open(d); err != nil {
+			return fmt.Errorf("client %s: %w", spec.Name, err)
+		}
+		r.devices[spec.Name] = d
+	}
+	return nil
+}
+
+// The installation ids of the runner's own clients of an external server. The server actor's
+// writes are recorded as direct writes (another writer, as in the embedded server's history);
+// the reader's checks are not recorded at all.
+const (
+	serverActor  = "conflictlab-server-actor"
+	runnerReader = "conflictlab-runner"
+)
+
+// newClient makes an HTTP client of the server under a name (its installation id).
+func (r *runner) newClient(name string, timeoutMs int) (*client.Client, error) {
+	timeout := r.opts.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	if timeoutMs > 0 {
+		timeout = time.Duration(timeoutMs) * time.Millisecond
+	}
+	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{}}
+	if r.rec != nil && name != runnerReader {
+		hc.Transport = r.rec.wrap(name, hc.Transport)
+	}
+	r.hc = append(r.hc, hc)
+	return client.New(r.url, client.WithDialect(r.dialect), client.WithInstallationID(name), client.WithHTTPClient(hc))
+}
+
+// open (re)opens a device on its store.
+func (r *runner) open(d *device) error {
+	if d.store == nil || d.path != "" {
+		if d.path != "" {
+			s, err := sqlite.Open(d.path)
+			if err != nil {
+				return err
+			}
+			d.store = s
+		} else {
+			d.store = memory.New()
+		}
+	}
+	c, err := r.newClient(d.spec.Name, d.spec.Options.TimeoutMs)
+	if err != nil {
+		return err
+	}
+	var h client.Handler
+	switch d.strategy {
+	case "client-wins":
+		var o []client.ClientWinsOption
+		if d.spec.Options.MaxTries > 0 {
+			o = append(o, client.MaxTries(d.spec.Options.MaxTries))
+		}
+		h = client.ClientWins(o...)
+	case "server-wins":
+		h = client.ServerWins()
+	case "cancel":
+		h = client.CancelPush()
+	}
+	o := d.spec.Options
+	var opts []client.Option
+	if o.PushScope == "table" {
+		opts = append(opts, client.PushTableBeforePull())
+	}
+	if o.CollapseUpdateDeleteToTail {
+		opts = append(opts, client.DeleteAfterUpdateAtTail())
+	}
+	if o.PurgePushesFirst {
+		opts = append(opts, client.PurgePushesFirst())
+	}
+	if o.TreatIdenticalAsSuccess {
+		opts = append(opts, client.TreatIdenticalAsSuccess())
+	}
+	if o.SkippedRowsMoveToken {
+		opts = append(opts, client.SkippedRowsMoveToken())
+	}
+	if o.PageSize > 0 {
+		opts = append(opts, client.PullPageSize(o.PageSize))
+	}
+	d.c = c
+	d.sc, err = client.NewSyncContext(c, d.store, h, opts...)
+	return err
+}
+
+func (r *runner) close() {
+	for _, d := range r.devices {
+		if d.store != nil {
+			_ = d.store.Close()
+		}
+	}
+	if r.srv != nil {
+		r.srv.Faults().Reset()
+	}
+	for _, hc := range r.hc {
+		hc.CloseIdleConnections()
+	}
+	if r.ts != nil {
+		r.ts.Close()
+	}
+	if r.tempDir {
+		_ = os.RemoveAll(r.dir)
+	}
+}
+
+// cannotRun says why a step cannot run here, or "".
+func (r *runner) cannotRun(st *Step) string {
+	if r.srv != nil {
+		return ""
+	}
+	switch st.Actor {
+	case "fault", "heal":
+		return "faults need the embedded fake server"
+	case "clock":
+		return "moving the clock needs the embedded fake server"
+	}
+	return ""
+}
+
+// mark is where the requests of a step start.
+func (r *runner) mark() int {
+	if r.srv != nil {
+		h := r.srv.History()
+		if len(h) == 0 {
+			return 0
+		}
+		return int(h[len(h)-1].Seq)
+	}
+	return r.rec.len()
+}
+
+// events are the server's history since mark: the server's own, or what the clients saw.
+func (r *runner) events(mark int) []fakeserver.Event {
+	if r.srv != nil {
+		return r.srv.HistorySince(uint64(mark))
+	}
+	return r.rec.since(mark)
+}
+
+// requests are the requests since mark, of one client ("" every client), for the checkers.
+func (r *runner) requests(mark int, who string) []check.Request {
+	var out []check.Request
+	for _, e := range r.events(mark) {
+		if e.Source != fakeserver.SourceHTTP || who != "" && e.Client != who {
+			continue
+		}
+		out = append(out, check.Request{Method: e.Method, Path: e.Path, Table: e.Table, ItemID: e.ItemID, Status: e.Status})
+	}
+	return out
+}
+
+func (r *runner) failure(st *Step, mark int, err error) *reports.Failure {
+	f := &reports.Failure{Got: err.Error(), Expectation: "no error"}
+	var se *stepError
+	if errors.As(err, &se) {
+		f.Expectation, f.Got, f.Property = se.expectation, se.got, se.property
+	}
+	if st != nil {
+		f.Step, f.Line, f.What = st.Index, st.Line, st.Describe()
+	} else {
+		f.What = "the end-of-scenario checks"
+	}
+	from := max(mark-3, 0)
+	for _, e := range r.events(from) {
+		line := fmt.Sprintf("#%d %s", e.Seq, describeEvent(e))
+		if int(e.Seq) > mark && st != nil {
+			line += "   <- this step"
+		}
+		f.Requests = append(f.Requests, line)
+	}
+	if len(f.Requests) > 40 {
+		f.Requests = append(f.Requests[:40], fmt.Sprintf("… %d more", len(f.Requests)-40))
+	}
+	replay := "conflictlab run"
+	if r.strategy != "" {
+		replay += " --strategy " + r.strategy
+	}
+	if r.opts.ServerURL != "" {
+		replay += " --server " + r.opts.ServerURL
+	}
+	f.Replay = replay + " " + r.sc.File
+	return f
+}
+
+func describeEvent(e fakeserver.Event) string {
+	var b strings.Builder
+	if e.Source == fakeserver.SourceHTTP {
+		fmt.Fprintf(&b, "%s: %s %s", e.Client, e.Method, e.Path)
+		if e.Query != "" {
+			q, err := url.QueryUnescape(e.Query)
+			if err != nil {
+				q = e.Query
+			}
+			b.WriteString("?" + q)
+		}
+		if e.Status == 0 {
+			b.WriteString(" → no answer")
+		} else {
+			fmt.Fprintf(&b, " → %d", e.Status)
+		}
+	} else {
+		fmt.Fprintf(&b, "server: %s %s/%s → %d", e.Op, e.Table, e.ItemID, e.Status)
+	}
+	for _, h := range e.Faults {
+		fmt.Fprintf(&b, " [fault %s: %s]", h.ID, h.Action)
+	}
+	return b.String()
+}
+
+// requestLines renders requests as "METHOD /path", for expect.requests.
+func requestLines(reqs []check.Request) []string {
+	out := make([]string, len(reqs))
+	for i, q := range reqs {
+		out[i] = q.Method + " " + q.Path
+	}
+	return out
+}
+
+// matchRequests matches got against a pattern in which "..." stands for any run of requests.
+func matchRequests(pattern, got []string) bool {
+	if len(pattern) == 0 {
+		return len(got) == 0
+	}
+	if pattern[0] == "..." {
+		for i := 0; i <= len(got); i++ {
+			if matchRequests(pattern[1:], got[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	return len(got) > 0 && strings.EqualFold(pattern[0], got[0]) && matchRequests(pattern[1:], got[1:])
+}
+
+// finish runs the end-of-scenario checks: P7 over the whole history.
+func (r *runner) finish() error {
+	return r.property(check.ServerIntegrity(r.events(0)))
+}
+
+// property records a finding and fails on a violation.
+func (r *runner) property(f check.Finding) error {
+	r.tally.Add(f)
+	if f.Verdict == reports.Violated {
+		return &stepError{expectation: f.Property + " (" + check.Names[f.Property] + ") holds", got: f.Detail, property: f.Property}
+	}
+	return nil
+}
+
+// knownTables are every table any device has used or the scenario names, for snapshots.
+func (r *runner) knownTables(d *device, extra ...string) []string {
+	seen := map[string]string{}
+	for _, t := range r.sc.Server.Tables {
+		seen[strings.ToLower(t.Table)] = t.Table
+	}
+	for _, st := range r.sc.Steps {
+		if st.Op != nil && st.Op.Table != "" {
+			seen[strings.ToLower(st.Op.Table)] = st.Op.Table
+		}
+	}
+	for k, v := range d.tables {
+		seen[k] = v
+	}
+	for _, t := range extra {
+		seen[strings.ToLower(t)] = t
+	}
+	out := make([]string, 0, len(seen))
+	for _, t := range seen {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// serverRow is the server's row (v2 names), nil when absent; deleted reports a tombstone.
+func (r *runner) serverRow(table, id string) (row map[string]any, deleted bool, err error) {
+	if r.srv != nil {
+		row, ok := r.srv.Row(table, id)
+		if !ok {
+			return nil, false, nil
+		}
+		return row, row["deleted"] == true, nil
+	}
+	q := client.NewQuery().Where(fmt.Sprintf("id eq '%s'", strings.ReplaceAll(id, "'", "''"))).IncludeDeleted()
+	rows, err := r.reader.Table(table).Query(r.ctx, q)
+	if err != nil || len(rows) == 0 {
+		return nil, false, err
+	}
+	row = check.Normalize(rows[0])
+	for k, v := range rows[0] {
+		if strings.EqualFold(strings.TrimPrefix(k, "__"), "deleted") {
+			deleted = v == true
+		}
+	}
+	return row, deleted, nil
+}
+
+// liveRows are the server's live rows of a table.
+func (r *runner) liveRows(table string) ([]map[string]any, error) {
+	var out []map[string]any
+	if r.srv != nil {
+		for _, row := range r.srv.Rows(table) {
+			if row["deleted"] != true {
+				out = append(out, row)
+			}
+		}
+		return out, nil
+	}
+	for skip := 0; ; {
+		page, err := r.reader.Table(table).QueryPage(r.ctx, client.NewQuery().Top(50).Skip(skip))
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) == 0 {
+			return out, nil
+		}
+		out = append(out, page.Items...)
+		skip += len(page.Items)
+	}
+}
+
+// serverWrite is the server actor: a direct write into the embedded server, or a request
+// through the table API as another client.
+func (r *runner) serverWrite(op, table string, item map[string]any, id string) error {
+	if id == "" {
+		id, _ = item["id"].(string)
+	}
+	if r.srv != nil {
+		var err error
+		switch op {
+		case "insert":
+			_, err = r.srv.Insert(table, item)
+		case "update":
+			_, err = r.srv.Update(table, id, item)
+		case "delete":
+			_, err = r.srv.Delete(table, id)
+		case "undelete":
+			_, err = r.srv.Undelete(table, id)
+		}
+		return err
+	}
+	t := r.actor.Table(table)
+	var err error
+	switch op {
+	case "insert":
+		_, err = t.Insert(r.ctx, item)
+	case "update":
+		_, err = t.Update(r.ctx, item)
+	case "delete":
+		_, err = t.Delete(r.ctx, client.Item{"id": id})
+	case "undelete":
+		_, err = t.Undelete(r.ctx, client.Item{"id": id})
+	}
+	return err
+}
+
+// pushStatusName renders a push status as a scenario names it.
+func pushStatusName(s client.PushStatus) string {
+	name := s.String()
+	var b strings.Builder
+	for i, c := range name {
+		if c >= 'A' && c <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// errorKinds maps an expect's error kinds to the client's sentinels.
+var errorKinds = map[string]error{
+	"invalid-operation":     client.ErrInvalidOperation,
+	"invalid-query":         client.ErrInvalidQuery,
+	"push-failed":           client.ErrPushFailed,
+	"push-cancelled":        client.ErrPushCancelled,
+	"network":               client.ErrNetwork,
+	"auth":                  client.ErrAuthentication,
+	"purge-pending-changes": client.ErrPurgePendingChanges,
+	"not-found":             client.ErrNotFound,
+}
+
+// expectError judges a step's error against its expect: an expected kind must be the error;
+// otherwise the step must succeed, except that a push whose expect names its status or errors
+// may end as a *PushFailedError.
+func expectError(st *Step, err error) error {
+	ex := st.Expect
+	if ex != nil && ex.Error != "" {
+		if err == nil {
+			return fail("the step fails with "+ex.Error, "it succeeded")
+		}
+		if !errors.Is(err, errorKinds[ex.Error]) {
+			return fail("the step fails with "+ex.Error, "it failed with: %v", err)
+		}
+		return nil
+	}
+	if err == nil {
+		return nil
+	}
+	var pf *client.PushFailedError
+	if ex != nil && (ex.Status != "" || ex.HasErrors) && errors.As(err, &pf) {
+		return nil
+	}
+	return fail("the step succeeds", "it failed: %v", err)
+}
+
+// matchFields compares the fields a check names with a row; only those given are compared.
+func matchFields(want, got map[string]any) string {
+	g := check.Normalize(got)
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var bad []string
+	for _, k := range keys {
+		if strings.EqualFold(k, "deleted") {
+			continue
+		}
+		w := want[k]
+		v, ok := g[strings.TrimPrefix(k, "__")]
+		if !ok || fmt.Sprint(v) != fmt.Sprint(w) || (v == nil) != (w == nil) {
+			if !ok {
+				bad = append(bad, fmt.Sprintf("%s is missing (want %v)", k, show(w)))
+			} else {
+				bad = append(bad, fmt.Sprintf("%s is %v (want %v)", k, show(v), show(w)))
+			}
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
+}
+
+func wantsDeleted(fields map[string]any) bool {
+	for k, v := range fields {
+		if strings.EqualFold(strings.TrimPrefix(k, "__"), "deleted") && v == true {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// resetExternal empties an external server before a run when it is a conflictlab server
+// (its admin API answers POST /_conflictlab/reset). Any other server must start empty: the
+// scenario's ids would otherwise meet the rows of an earlier run.
+func (r *runner) resetExternal() error {
+	req, err := http.NewRequestWithContext(r.ctx, http.MethodPost, r.url+"/_conflictlab/reset", nil)
+	if err != nil {
+		return fmt.Errorf("--server %s: %w", r.url, err)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	res, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the server %s: %w", r.url, err)
+	}
+	res.Body.Close()
+	hc.CloseIdleConnections()
+	return nil
+}
