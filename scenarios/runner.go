@@ -109,7 +109,7 @@ type runner struct {
 	srv      *fakeserver.Server // nil against an external server
 	ts       *httptest.Server
 	url      string
-	rec      *recorder // the requests, against an external server
+	rec      *recorder      // the requests, against an external server
 	actor    *client.Client // the server actor: another writer
 	reader   *client.Client // the runner's own reads of an external server, not recorded
 	dialect  client.Dialect

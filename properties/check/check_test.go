@@ -131,7 +131,9 @@ func TestStrategy(t *testing.T) {
 	queued := []store.Operation{op("o1", store.Update, "todo", "e1", 1), op("o2", store.Update, "todo", "e2", 2)}
 	before := snap(map[string][]map[string]any{"todo": {row("e1", "text", "mine"), row("e2", "text", "two")}}, queued, nil)
 	conflict := check.Request{Method: "PATCH", Table: "todo", ItemID: "e1", Status: 412}
-	ok := func(id string) check.Request { return check.Request{Method: "PATCH", Table: "todo", ItemID: id, Status: 200} }
+	ok := func(id string) check.Request {
+		return check.Request{Method: "PATCH", Table: "todo", ItemID: id, Status: 200}
+	}
 	serverHas := func(text string) func(string, string) map[string]any {
 		return func(_, id string) map[string]any {
 			if id == "e1" {
