@@ -23,12 +23,11 @@ test:
 	$(GINKGO) -r --race --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ_RACE=-race
 
-## report: run the protocol conformance suite against the embedded server; JUnit and JSON into reports/out/
+## report: the main job: play the scenario catalogue under every strategy against the embedded
+## server and write results.json, report.md, report.html and junit.xml into reports/out/
 report:
 	@mkdir -p $(REPORT_DIR)
-	$(GINKGO) --keep-going $(GINKGO_FLAGS) --output-dir=$(REPORT_DIR) \
-		--junit-report=conformance.junit.xml --json-report=conformance.json ./fakeserver
-	@echo "report: $(REPORT_DIR)/conformance.junit.xml $(REPORT_DIR)/conformance.json"
+	$(GO) run ./cmd/conflictlab run --out $(REPORT_DIR) scenarios/catalog
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m)
 fuzz:

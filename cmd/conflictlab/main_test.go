@@ -285,3 +285,99 @@ var _ = Describe("conflictlab serve", func() {
 		Expect(out.String()).To(ContainSubstring("curl"))
 	})
 })
+
+var _ = Describe("conflictlab run and report", func() {
+	const passing = `name: passing
+labels: [conflict]
+strategies: [client-wins, server-wins]
+server:
+  tables:
+    todoitem: [{id: e1, text: Buy eggs}]
+clients:
+  phone: {}
+steps:
+  - phone: {op: pull, table: todoitem}
+  - phone: {op: update, table: todoitem, item: {id: e1, text: mine}}
+  - server: {op: update, table: todoitem, item: {id: e1, text: theirs}}
+  - phone: {op: push}
+  - check: {server: {todoitem: {e1: {text: mine}}}}
+    when: {strategy: client-wins}
+  - check: {server: {todoitem: {e1: {text: theirs}}}}
+    when: {strategy: server-wins}
+`
+	const failing = `name: failing
+labels: [purge]
+clients:
+  phone: {}
+steps:
+  - phone: {op: insert, table: todoitem, item: {id: e1}}
+  - phone: {op: purge, table: todoitem}
+`
+	var dir string
+	BeforeEach(func() {
+		dir = GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(dir, "passing.yaml"), []byte(passing), 0o644)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(dir, "failing.yaml"), []byte(failing), 0o644)).To(Succeed())
+	})
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		cmd := newRootCommand()
+		cmd.SetArgs(append([]string{"run"}, args...))
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		err := cmd.Execute()
+		return out.String(), err
+	}
+
+	It("prints a line per scenario and strategy, the failure, a summary, and fails", func() {
+		outDir := filepath.Join(GinkgoT().TempDir(), "out")
+		out, err := run("--out", outDir, dir)
+		Expect(err).To(MatchError(errFailed))
+		Expect(out).To(MatchRegexp(`FAIL  failing +\S+\n      step 2 \(line 7\): phone: purge todoitem\n`))
+		Expect(out).To(ContainSubstring("expected: the step succeeds"))
+		Expect(out).To(ContainSubstring("the table has pending operations [-1180]"))
+		Expect(out).To(ContainSubstring("replay:   conflictlab run " + filepath.Join(dir, "failing.yaml")))
+		Expect(out).To(MatchRegexp(`PASS  passing \[client-wins\] +\S+\n`))
+		Expect(out).To(MatchRegexp(`PASS  passing \[server-wins\] +\S+\n`))
+		Expect(out).To(MatchRegexp(`\n2 passed, 1 failed, 0 skipped in \S+\n$`))
+		for _, f := range []string{"results.json", "report.md", "report.html", "junit.xml"} {
+			Expect(filepath.Join(outDir, f)).To(BeARegularFile())
+		}
+		md, _ := os.ReadFile(filepath.Join(outDir, "report.md"))
+		Expect(string(md)).To(ContainSubstring("| passing |"))
+
+		again := filepath.Join(GinkgoT().TempDir(), "again")
+		cmd := newRootCommand()
+		var rout bytes.Buffer
+		cmd.SetOut(&rout)
+		cmd.SetArgs([]string{"report", "--in", outDir, "--out", again})
+		Expect(cmd.Execute()).To(Succeed())
+		Expect(rout.String()).To(ContainSubstring("2 passed, 1 failed, 0 skipped"))
+		md2, _ := os.ReadFile(filepath.Join(again, "report.md"))
+		Expect(md2).To(Equal(md), "the report renders from results.json alone")
+	})
+
+	It("filters by labels and strategy, counting scenarios that cannot run under it as skipped", func() {
+		out, err := run("--labels", "conflict", "--strategy", "server-wins", dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).NotTo(ContainSubstring("client-wins"))
+		Expect(out).To(HaveSuffix(" skipped in " + out[strings.LastIndex(out, " in ")+4:]))
+		Expect(out).To(ContainSubstring("1 passed, 0 failed, 0 skipped"))
+		out, err = run("--strategy", "cancel", filepath.Join(dir, "passing.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring("SKIP  passing [cancel]"))
+		Expect(out).To(ContainSubstring("0 passed, 0 failed, 1 skipped"))
+	})
+
+	DescribeTable("refuses bad input with a clear error",
+		func(want string, args ...string) {
+			_, err := run(args...)
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("no paths", "name at least one scenario file"),
+		Entry("a strategy", `--strategy "lazy"`, "--strategy", "lazy", "x.yaml"),
+		Entry("a label filter", "--labels", "--labels", "a &&", "x.yaml"),
+		Entry("a missing file", "no such file", "/nonexistent/x.yaml"),
+		Entry("nothing matching", "no scenario matches", "--labels", "nothing-has-this", "/work/main/scenarios/catalog/blog-buy-eggs.yaml"),
+	)
+})
