@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"net/http"
 )
 
@@ -88,7 +89,9 @@ func (c *clientWins) ExecuteTableOperation(ctx context.Context, op *TableOperati
 			if v == "" {
 				return res, err
 			}
-			setVersion(op.item, d, v)
+			if !mutants.On(mutants.ClientWinsLosesVersion) {
+				setVersion(op.item, d, v)
+			}
 			if kind == InsertOperation && he.Status == http.StatusConflict {
 				kind = UpdateOperation
 			}

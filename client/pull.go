@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"strings"
 	"time"
 
@@ -86,7 +87,7 @@ func (st *SyncTable) pushFirst(ctx context.Context, tableOnly bool) error {
 	}); err != nil {
 		return err
 	}
-	if len(ops) == 0 {
+	if len(ops) == 0 || mutants.On(mutants.SkipPushBeforePull) {
 		return nil
 	}
 	var tables []string
@@ -249,7 +250,7 @@ func (st *SyncTable) applyPage(ctx context.Context, items []Item, tokenKey, curr
 				}
 			}
 			switch {
-			case pending:
+			case pending && !mutants.On(mutants.PullOverwritesPending):
 				continue
 			case isDeleted(it):
 				err = w.DeleteRow(st.name, id)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 
 	"github.com/conflictlab/conflictlab/client/store"
 )
@@ -73,7 +74,7 @@ func (st *SyncTable) Purge(ctx context.Context, q *Query, queryID string, force 
 		if err != nil {
 			return err
 		}
-		if len(ops) > 0 {
+		if len(ops) > 0 && !mutants.On(mutants.PurgeDespitePending) {
 			return wrap(ErrPurgePendingChanges, "%s has %d queued operation(s)", st.name, len(ops))
 		}
 		var filter = q.local().Filter

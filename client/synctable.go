@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 
 	"strings"
 
@@ -214,7 +215,7 @@ func (st *SyncTable) Delete(ctx context.Context, item Item) error {
 		switch {
 		case op == nil:
 			return &store.Operation{Kind: store.Delete, Item: row}, nil
-		case op.Kind == store.Insert:
+		case op.Kind == store.Insert, mutants.On(mutants.CollapseUpdateDelete):
 			return nil, nil // both vanish
 		case st.sc.cfg.deleteAtTail:
 			if err := w.DeleteOperation(op.ID); err != nil {

@@ -2,6 +2,7 @@ package fakeserver
 
 import (
 	"cmp"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"net/http"
 	"net/url"
 	"slices"
@@ -189,6 +190,11 @@ type page struct {
 // only with __includeDeleted, ordered by $orderby with ties by id, then $skip and $top. The
 // shortcuts only avoid looking at rows the page cannot depend on.
 func (s *Server) queryLocked(tableName string, q *query) result {
+	if mutants.On(mutants.DeletedInQueries) && !q.includeDeleted {
+		broken := *q
+		broken.includeDeleted = true
+		q = &broken
+	}
 	res := result{table: tableName}
 	t, err := s.table(tableName)
 	if err != nil {

@@ -3,6 +3,7 @@ package fakeserver
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -394,6 +395,9 @@ func (s *Server) store(ev *Event, t *table, next record) *record {
 	if s.stampWith != nil {
 		now = s.stampWith(now) // a clock fault: the row's time, not the event's
 	}
+	if prev := t.get(next.id); prev != nil && mutants.On(mutants.ForgetUpdatedAt) {
+		now = prev.updatedAt
+	}
 	s.counter++
 	next.version, next.updatedAt = s.counter, now
 	if next.createdAt.IsZero() {
@@ -486,13 +490,14 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 		return res
 	}
 	version := EncodeVersion(cur.version)
-	if m != nil && !m.matches(version) {
+	ignore := mutants.On(mutants.IgnoreIfMatch)
+	if m != nil && !m.matches(version) && !ignore {
 		return preconditionFailed(res, cur)
 	}
 	if m == nil && b.badVersion != nil {
 		return withErr(res, b.badVersion)
 	}
-	if m == nil && b.hasVersion && b.version != version {
+	if m == nil && b.hasVersion && b.version != version && !ignore {
 		res.rec = cur
 		return withErr(res, errorf(http.StatusConflict, "the item's version %q does not match the server's", b.version))
 	}
@@ -519,7 +524,7 @@ func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) resul
 	if cur == nil {
 		return res
 	}
-	if m != nil && !m.matches(EncodeVersion(cur.version)) {
+	if m != nil && !m.matches(EncodeVersion(cur.version)) && !mutants.On(mutants.IgnoreIfMatch) {
 		return preconditionFailed(res, cur)
 	}
 	// A hard delete is a write too: it takes a version and a timestamp before the row goes.

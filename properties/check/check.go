@@ -91,6 +91,9 @@ type Request struct {
 	Table  string
 	ItemID string
 	Status int // 0: no answer
+	// Applied is true when the server applied the write (known from the server's history,
+	// or from a 2xx answer).
+	Applied bool
 }
 
 func (r Request) String() string {

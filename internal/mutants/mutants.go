@@ -1,0 +1,55 @@
+// Package mutants is a switchboard of deliberate bugs, one rule of the client or the server
+// broken each, for showing that the property checkers catch what they are for. Every switch is
+// off unless a test in this module turns it on; being internal, no user of conflictlab can.
+// The checks cost one atomic load where a rule is enforced.
+package mutants
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// A Mutant names one broken rule.
+type Mutant string
+
+// The mutants, each with the rule it breaks.
+const (
+	// SkipPushBeforePull: a pull does not push the table's queued operations first (P1).
+	SkipPushBeforePull Mutant = "client/skip-push-before-pull"
+	// PullOverwritesPending: a pull stores rows that have a queued operation (P1).
+	PullOverwritesPending Mutant = "client/pull-overwrites-pending"
+	// PurgeDespitePending: a non-forced purge ignores queued operations (P2).
+	PurgeDespitePending Mutant = "client/purge-despite-pending"
+	// CollapseUpdateDelete: a delete after a queued update drops both (P3).
+	CollapseUpdateDelete Mutant = "client/collapse-update-delete"
+	// ClientWinsLosesVersion: client wins sends again without the server's version (P5).
+	ClientWinsLosesVersion Mutant = "client/client-wins-loses-version"
+	// IgnoreIfMatch: the server applies writes whatever version they carry (P7).
+	IgnoreIfMatch Mutant = "server/ignore-if-match"
+	// ForgetUpdatedAt: the server keeps a row's updatedAt on update (P7, P9).
+	ForgetUpdatedAt Mutant = "server/forget-updatedat"
+	// DeletedInQueries: the server returns deleted rows without __includeDeleted (P7).
+	DeletedInQueries Mutant = "server/deleted-in-queries"
+)
+
+// All lists every mutant.
+var All = []Mutant{SkipPushBeforePull, PullOverwritesPending, PurgeDespitePending, CollapseUpdateDelete,
+	ClientWinsLosesVersion, IgnoreIfMatch, ForgetUpdatedAt, DeletedInQueries}
+
+var active atomic.Pointer[Mutant]
+
+// On reports whether m is the mutant in force.
+func On(m Mutant) bool {
+	p := active.Load()
+	return p != nil && *p == m
+}
+
+// Enable puts m in force for the whole process until the returned function restores the
+// correct code. One mutant at a time: enabling a second while one is on panics, since two
+// tests breaking rules at once would prove nothing.
+func Enable(m Mutant) (restore func()) {
+	if !active.CompareAndSwap(nil, &m) {
+		panic(fmt.Sprintf("mutants: %s is already on", *active.Load()))
+	}
+	return func() { active.Store(nil) }
+}

@@ -1,0 +1,62 @@
+package scenarios
+
+import (
+	"github.com/conflictlab/conflictlab/client"
+	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/properties/check"
+	"github.com/conflictlab/conflictlab/reports"
+)
+
+// What a property test needs of a session besides Do: to play steps without judging their
+// expectations (it learns each outcome and writes it into the step), to see the clients'
+// stores and the server, and to add the verdicts of its own checkers to the result.
+
+// SetLenient makes Do skip every expect (error, status, errors, requests, item, rows); the
+// properties are still judged. LastError is then the last op's own error.
+func (s *Session) SetLenient(on bool) { s.r.lenient = on }
+
+// LastError is the error of the last client op (or server write) Do played.
+func (s *Session) LastError() error { return s.r.lastErr }
+
+// Server is the embedded server; nil against an external one.
+func (s *Session) Server() *fakeserver.Server { return s.r.srv }
+
+// Store is a client's store (a new one after each restart on SQLite).
+func (s *Session) Store(name string) store.Store { return s.r.devices[name].store }
+
+// Sync is a client's sync context.
+func (s *Session) Sync(name string) *client.SyncContext { return s.r.devices[name].sc }
+
+// Tables lists the tables a client has written to or pulled.
+func (s *Session) Tables(name string) []string {
+	d := s.r.devices[name]
+	out := make([]string, 0, len(d.tables))
+	for _, k := range sortedNames(d.tables) {
+		out = append(out, d.tables[k])
+	}
+	return out
+}
+
+// Mark is where the history stands; Requests and Events read what came after a mark.
+func (s *Session) Mark() int { return s.r.mark() }
+
+// Requests are one client's requests since mark ("" every client's).
+func (s *Session) Requests(mark int, who string) []check.Request { return s.r.requests(mark, who) }
+
+// Events are the history since mark.
+func (s *Session) Events(mark int) []fakeserver.Event { return s.r.events(mark) }
+
+// Judge adds the finding of a caller's own checker to the result; a violation fails the
+// session at st (the step it was judged after; nil for none) as Do's failures do.
+func (s *Session) Judge(st *Step, mark int, f check.Finding) *reports.Failure {
+	if s.res.Status == reports.Failed {
+		return s.res.Failure
+	}
+	if err := s.r.property(f); err != nil {
+		s.res.Status = reports.Failed
+		s.res.Failure = s.r.failure(st, mark, err)
+		return s.res.Failure
+	}
+	return nil
+}
