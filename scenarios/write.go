@@ -91,7 +91,9 @@ func itemNode(item map[string]any) (*yaml.Node, error) {
 	for k := range item {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] != "id" && keys[j] != "id" && keys[i] < keys[j] || keys[i] == "id" && keys[j] != "id" })
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i] != "id" && keys[j] != "id" && keys[i] < keys[j] || keys[i] == "id" && keys[j] != "id"
+	})
 	for _, k := range keys {
 		v, err := value(item[k])
 		if err != nil {
