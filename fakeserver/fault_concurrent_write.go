@@ -49,6 +49,7 @@ func (*concurrentWrite) accepts(t target) bool { return t.table != "" && t.id !=
 // PATCH would be, and the request goes ahead untouched.
 func (w *concurrentWrite) prepare(c *call) {
 	s := c.srv
+	hits, stamp := s.faults.clockFor(target{op: OpUpdate, table: c.target.table, id: c.target.id, client: "server"})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	patch := w.Patch
@@ -64,6 +65,6 @@ func (w *concurrentWrite) prepare(c *call) {
 		patch = map[string]any{counterColumn: float64(n + 1)}
 	}
 	ev := &Event{Source: SourceDirect, Client: "server", Op: opWrite, Table: c.target.table,
-		ItemID: c.target.id, Faults: []FaultHit{{ID: c.rule.ID, Action: c.rule.Action}}}
-	_, _ = s.directEventLocked(ev, nil, opWrite, c.target.table, c.target.id, patch)
+		ItemID: c.target.id, Faults: append([]FaultHit{{ID: c.rule.ID, Action: c.rule.Action}}, hits...)}
+	_, _ = s.directEventLocked(ev, stamp, opWrite, c.target.table, c.target.id, patch)
 }

@@ -447,6 +447,7 @@ var clientOps = map[string][]string{
 	"delete":  {"table!", "item", "id"},
 	"lookup":  {"table!", "id!"},
 	"read":    {"table!", "query"},
+	"query":   {"table!", "query"},
 	"push":    {"table"},
 	"pull":    {"table!", "query", "queryId"},
 	"purge":   {"table!", "query", "queryId", "force"},
@@ -684,7 +685,9 @@ func (l *loader) when(n *yaml.Node, sc *Scenario) ([]string, error) {
 }
 
 // ErrorKinds are the kinds an expect's error can name.
-var ErrorKinds = []string{"invalid-operation", "invalid-query", "push-failed", "push-cancelled", "network", "auth", "purge-pending-changes", "not-found"}
+// The most specific come first: ExpectOutcome names the first that matches.
+var ErrorKinds = []string{"push-cancelled", "push-failed", "network", "auth", "purge-pending-changes", "invalid-operation",
+	"invalid-query", "not-found", "conflict", "bad-response", "http", "any"}
 
 // PushStatuses are the statuses an expect's status can name.
 var PushStatuses = []string{"complete", "cancelled-by-network-error", "cancelled-by-authentication-error", "cancelled-by-operation", "cancelled-by-context", "cancelled-by-store-error"}
@@ -696,8 +699,11 @@ func (l *loader) expect(n *yaml.Node, st *Step) (*Expect, error) {
 	}
 	ex := &Expect{}
 	op := ""
-	if st.Op != nil && st.Actor != "server" {
+	if st.Op != nil {
 		op = st.Op.Op
+		if st.Actor == "server" {
+			op = "server " + op
+		}
 	}
 	only := func(key string, ops ...string) error {
 		if f, ok := fs[key]; ok && !slices.Contains(ops, op) {
@@ -706,7 +712,8 @@ func (l *loader) expect(n *yaml.Node, st *Step) (*Expect, error) {
 		return nil
 	}
 	for key, ops := range map[string][]string{"status": {"push", "pull", "purge"}, "errors": {"push", "pull", "purge"},
-		"item": {"lookup"}, "rows": {"read"}, "error": {"insert", "update", "delete", "lookup", "read", "push", "pull", "purge", "restart", "resolve"}} {
+		"item": {"lookup"}, "rows": {"read", "query"}, "error": {"insert", "update", "delete", "lookup", "read", "query", "push", "pull", "purge", "restart", "resolve",
+			"server insert", "server update", "server delete", "server undelete"}} {
 		if err := only(key, ops...); err != nil {
 			return nil, err
 		}

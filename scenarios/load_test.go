@@ -122,7 +122,7 @@ steps:
 		Entry("a bad resolution", minimal+"  - phone: {op: resolve, table: todoitem, id: e1, how: ignore}\n", `unknown how "ignore"`),
 		Entry("a bad fault", minimal+"  - fault: {action: latency, params: {ms: -1}}\n", "bad.yaml:6:39: fault params.ms: must be between 0"),
 		Entry("an unknown error kind", minimal+"    expect: {error: boom}\n", `unknown error "boom"`),
-		Entry("rows on a push", minimal+"  - phone: {op: push}\n    expect: {rows: [e1]}\n", "expect rows applies to a client's read only"),
+		Entry("rows on a push", minimal+"  - phone: {op: push}\n    expect: {rows: [e1]}\n", "expect rows applies to a client's read or query only"),
 		Entry("a malformed request", minimal+"    expect: {requests: [POST tables/todoitem]}\n", `request "POST tables/todoitem": want METHOD /path`),
 		Entry("a request with a query string", minimal+"    expect: {requests: [\"GET /tables/t?x=1\"]}\n", "without a query string"),
 		Entry("when without strategies", minimal+"    when: {strategy: cancel}\n", "the scenario lists no strategies"),

@@ -60,3 +60,6 @@ func (s *Session) Judge(st *Step, mark int, f check.Finding) *reports.Failure {
 	}
 	return nil
 }
+
+// Failure is the session's failure so far, nil while it passes.
+func (s *Session) Failure() *reports.Failure { return s.res.Failure }

@@ -47,6 +47,7 @@ func buildQuery(q *Query) (*client.Query, error) {
 }
 
 func (r *runner) step(st *Step) error {
+	r.lastErr = nil
 	switch st.Actor {
 	case "server":
 		err := r.serverWrite(st.Op.Op, st.Op.Table, st.Op.Item, st.Op.ID)
@@ -146,8 +147,13 @@ func (r *runner) clientOp(d *device, st *Step) error {
 			}
 		}
 		return nil
-	case "read":
-		rows, err := t.Read(ctx, q)
+	case "read", "query":
+		var rows []client.Item
+		if op.Op == "read" {
+			rows, err = t.Read(ctx, q)
+		} else {
+			rows, err = d.c.Table(op.Table).Query(ctx, q)
+		}
 		if err := r.expectError(st, err); err != nil || ex.Error != "" {
 			return err
 		}
@@ -158,7 +164,7 @@ func (r *runner) clientOp(d *device, st *Step) error {
 				ids = append(ids, id)
 			}
 			if !slices.Equal(ids, ex.Rows) && !(len(ids) == 0 && len(ex.Rows) == 0) {
-				return fail("read returns "+fmt.Sprint(ex.Rows), "%v", ids)
+				return fail(op.Op+" returns "+fmt.Sprint(ex.Rows), "%v", ids)
 			}
 		}
 		return nil
@@ -282,7 +288,7 @@ func (r *runner) observePush(d *device, run func() error) error {
 
 func hasConflict(reqs []check.Request) bool {
 	for _, q := range reqs {
-		if q.Method != "GET" && (q.Status == 409 || q.Status == 412 || q.Status == 404 && q.Method == "PATCH") {
+		if q.Method != "GET" && q.Answered && (q.Status == 409 || q.Status == 412 || q.Status == 404 && q.Method == "PATCH") {
 			return true
 		}
 	}

@@ -94,6 +94,8 @@ type Request struct {
 	// Applied is true when the server applied the write (known from the server's history,
 	// or from a 2xx answer).
 	Applied bool
+	// Answered is true when the client got the answer (a fault may have dropped or cut it).
+	Answered bool
 }
 
 func (r Request) String() string {

@@ -130,7 +130,7 @@ func TestConverged(t *testing.T) {
 func TestStrategy(t *testing.T) {
 	queued := []store.Operation{op("o1", store.Update, "todo", "e1", 1), op("o2", store.Update, "todo", "e2", 2)}
 	before := snap(map[string][]map[string]any{"todo": {row("e1", "text", "mine"), row("e2", "text", "two")}}, queued, nil)
-	conflict := check.Request{Method: "PATCH", Table: "todo", ItemID: "e1", Status: 412}
+	conflict := check.Request{Method: "PATCH", Table: "todo", ItemID: "e1", Status: 412, Answered: true}
 	ok := func(id string) check.Request {
 		return check.Request{Method: "PATCH", Table: "todo", ItemID: id, Status: 200}
 	}
@@ -219,4 +219,13 @@ func TestTally(t *testing.T) {
 		got[1].Verdict != reports.Violated || got[1].Detail != "v" || got[1].Name != "strategy" {
 		t.Fatalf("tally: %+v", got)
 	}
+}
+
+func TestStrategyIgnoresConflictsTheClientNeverSaw(t *testing.T) {
+	queued := []store.Operation{op("o1", store.Update, "todo", "e1", 1)}
+	before := snap(map[string][]map[string]any{"todo": {row("e1", "text", "mine")}}, queued, nil)
+	lost := check.Request{Method: "PATCH", Table: "todo", ItemID: "e1", Status: 412, Answered: false}
+	expect(t, "a 412 whose answer was dropped", check.Strategy(check.PushObs{Strategy: "cancel", Before: before, After: before,
+		Requests: []check.Request{lost}, Status: "CancelledByNetworkError", Server: func(string, string) map[string]any { return nil }}),
+		reports.Holds, "")
 }

@@ -22,6 +22,9 @@ type PullObs struct {
 	PushFailed bool
 	// Failed is true when the pull returned any error.
 	Failed bool
+	// During are rows written locally while the pull ran (by id, as the write stored them):
+	// the pull must not overwrite them while their operation is queued.
+	During map[string]map[string]any
 }
 
 // PushBeforePull checks P1: every operation of the table queued when the pull started is
@@ -69,6 +72,15 @@ func PushBeforePull(o PullObs) Finding {
 				return violated(p, "the pull deleted %s/%s, which has a queued %s", op.Table, op.ItemID, op.Kind)
 			}
 			return violated(p, "the pull overwrote %s/%s, which has a queued %s: %s", op.Table, op.ItemID, op.Kind, diff(b, a))
+		}
+	}
+	for id, row := range o.During {
+		id = strings.ToLower(id)
+		if _, queued := find(o.After.Ops, o.Table, id); !queued {
+			continue
+		}
+		if a := rowsAfter[id]; !same(row, a) {
+			return violated(p, "the pull overwrote %s/%s, written locally while it ran and still queued: %s", o.Table, id, diff(row, a))
 		}
 	}
 	return holds(p)
@@ -266,8 +278,8 @@ func Strategy(o PushObs) Finding {
 	}
 	seen := map[string]bool{}
 	for i, r := range o.Requests {
-		if !r.isWrite() || !(r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
-			continue
+		if !r.isWrite() || !r.Answered || !(r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
+			continue // the client met no conflict it knew of
 		}
 		key := strings.ToLower(r.Table + "/" + r.ItemID)
 		if seen[key] {
@@ -355,7 +367,7 @@ func find(ops []store.Operation, table, id string) (store.Operation, bool) {
 
 // ServerIntegrity checks P7 over a history, in order: versions of a row strictly increase; a
 // write whose precondition names a stale version never applies; updatedAt never goes backwards
-// except for writes a clock-skew fault hit; no query without __includeDeleted returns a
+// except for writes a clock fault (clock-skew, clock-freeze) stamped; no query without __includeDeleted returns a
 // deleted row. Events with an unknown VersionBefore (a history recorded by a client) are
 // judged against the last version seen for the row.
 func ServerIntegrity(events []fakeserver.Event) Finding {
@@ -397,13 +409,13 @@ func ServerIntegrity(events []fakeserver.Event) Finding {
 		if e.UpdatedAt.IsZero() {
 			continue
 		}
-		skewed := false
+		clockFault := false
 		for _, h := range e.Faults {
-			if h.Action == "clock-skew" {
-				skewed = true
+			if h.Action == "clock-skew" || h.Action == "clock-freeze" {
+				clockFault = true // the fault's own time: not a step of the clock
 			}
 		}
-		if skewed {
+		if clockFault {
 			continue
 		}
 		if e.UpdatedAt.Before(latest) {
@@ -414,6 +426,111 @@ func ServerIntegrity(events []fakeserver.Event) Finding {
 	}
 	if undecided != "" {
 		return unknown(p, "%s", undecided)
+	}
+	return holds(p)
+}
+
+// QueueEntry is one queued operation as P3 compares queues: its kind and item, in order.
+type QueueEntry struct {
+	Kind   store.OpKind
+	Table  string
+	ItemID string
+}
+
+func (e QueueEntry) String() string { return fmt.Sprintf("%s %s/%s", e.Kind, e.Table, e.ItemID) }
+
+// Entries renders a store's queue for Queue.
+func Entries(ops []store.Operation) []QueueEntry {
+	sorted := slices.Clone(ops)
+	slices.SortFunc(sorted, func(a, b store.Operation) int { return int(a.Sequence - b.Sequence) })
+	out := make([]QueueEntry, len(sorted))
+	for i, op := range sorted {
+		out[i] = QueueEntry{Kind: op.Kind, Table: strings.ToLower(op.Table), ItemID: strings.ToLower(op.ItemID)}
+	}
+	return out
+}
+
+// Queue checks P3: after a local write, the queue is the reference model's, and the write
+// failed exactly when the model says it must (ErrInvalidOperation).
+func Queue(what string, want, got []QueueEntry, wantFail, failed bool) Finding {
+	const p = "P3"
+	switch {
+	case wantFail && !failed:
+		return violated(p, "%s succeeded, but the collapse matrix refuses it", what)
+	case !wantFail && failed:
+		return violated(p, "%s was refused, but the collapse matrix allows it", what)
+	case !slices.Equal(want, got):
+		return violated(p, "after %s the queue is %v, the collapse matrix says %v", what, got, want)
+	}
+	return holds(p)
+}
+
+// NoSilentLoss checks P6 over a push: every operation that left the queue is accounted for —
+// applied on the server (an applied request for its item), already gone (a 404 to a delete),
+// or dropped by the strategy (server wins over a conflict). Anything else was lost silently.
+func NoSilentLoss(strategy string, before, after []store.Operation, reqs []Request) Finding {
+	const p = "P6"
+	kept := map[string]bool{}
+	for _, op := range after {
+		kept[op.ID] = true
+	}
+	for _, op := range before {
+		if kept[op.ID] {
+			continue
+		}
+		accounted := false
+		for _, r := range reqs {
+			if !r.isWrite() || !strings.EqualFold(r.Table, op.Table) || !strings.EqualFold(r.ItemID, op.ItemID) {
+				continue
+			}
+			conflict := r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH"
+			if r.Applied || r.Method == "DELETE" && r.Status == 404 || conflict && strategy == "server-wins" {
+				accounted = true
+			}
+		}
+		if !accounted {
+			return violated(p, "the %s of %s/%s left the queue with nothing on the server to show for it (requests: %s)", op.Kind, op.Table, op.ItemID, list(reqs))
+		}
+	}
+	return holds(p)
+}
+
+// Durable checks P8: a store closed and opened again holds what it held.
+func Durable(before, after Snapshot) Finding {
+	f := unchanged("P8", before, after, "closing and reopening the store")
+	return f
+}
+
+// IncrementalComplete checks P9 after an incremental pull of a whole table: every live server
+// row whose updatedAt is below the saved token is in the local store at the server's version,
+// unless the item has a queued operation. serverRows are the server's rows (v2 names).
+func IncrementalComplete(table string, token time.Time, serverRows []map[string]any, local Snapshot) Finding {
+	const p = "P9"
+	rows := local.Rows[strings.ToLower(table)]
+	for _, row := range serverRows {
+		if row["deleted"] == true {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(row["updatedAt"]))
+		if err != nil {
+			return unknown(p, "the server row %v has no readable updatedAt", row["id"])
+		}
+		if !at.Before(token) {
+			continue
+		}
+		id := strings.ToLower(fmt.Sprint(row["id"]))
+		if _, queued := find(local.Ops, table, id); queued {
+			continue
+		}
+		mine := Normalize(rows[id])
+		switch {
+		case mine == nil:
+			return violated(p, "%s/%s (updatedAt %s) is below the delta token %s but not in the local store", table, row["id"],
+				row["updatedAt"], token.Format(fakeserver.TimeFormat))
+		case mine["version"] != row["version"]:
+			return violated(p, "%s/%s is below the delta token %s, but the local copy is version %v, the server's %v", table, row["id"],
+				token.Format(fakeserver.TimeFormat), mine["version"], row["version"])
+		}
 	}
 	return holds(p)
 }

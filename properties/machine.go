@@ -1,0 +1,482 @@
+package properties
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/conflictlab/conflictlab/client"
+	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/properties/check"
+	"github.com/conflictlab/conflictlab/reports"
+	"github.com/conflictlab/conflictlab/scenarios"
+)
+
+// Config shapes the state machine.
+type Config struct {
+	// Clients is how many devices (2 to 4); 0 draws it.
+	Clients int
+	// Strategy fixes the strategy; "" draws one of client-wins, server-wins, cancel, manual.
+	Strategy string
+	// SQLite keeps the first client on a SQLite store, so restarts are real (P8).
+	SQLite bool
+	// Faults lets the machine add and heal faults.
+	Faults bool
+	// InMemory serves the embedded server without sockets (much faster; see
+	// scenarios.Options.InMemory).
+	InMemory bool
+	// ServerURL runs against another server: faults and clock moves are then skipped.
+	ServerURL string
+	// Out is where a counterexample is written (as <Name>.yaml); "" writes none.
+	Out string
+	// Name names the counterexample file and scenario; default "counterexample".
+	Name string
+	// Stats, when not nil, counts what the machine did.
+	Stats *Stats
+}
+
+// Stats count the work of a campaign.
+type Stats struct {
+	Runs    int // interleavings explored (rapid test cases)
+	Actions int // actions played
+	// Counterexample is the path of the last counterexample written.
+	Counterexample string
+}
+
+// ids is the pool of item ids: small, so that devices meet on the same items.
+var ids = []string{"a", "b", "c"}
+
+var words = []string{"eggs", "milk", "bread"}
+
+// machine is one run: a scenario being written step by step while a session plays it.
+type machine struct {
+	cfg      Config
+	ctx      context.Context
+	sc       *scenarios.Scenario
+	sess     *scenarios.Session
+	names    []string
+	strategy string
+	faultN   int
+	faults   []string
+	tail     bool // collapseUpdateDeleteToTail
+	finished bool
+}
+
+// Run is the property: one interleaving, drawn by rapid, played and checked. Use it with
+// rapid.Check or rapid.MakeFuzz.
+func Run(cfg Config) func(*rapid.T) {
+	return func(t *rapid.T) {
+		m := newMachine(t, cfg)
+		defer m.close(t)
+		t.Repeat(m.actions())
+		m.finish(t)
+	}
+}
+
+func newMachine(t *rapid.T, cfg Config) *machine {
+	n := cfg.Clients
+	if n == 0 {
+		n = rapid.IntRange(2, 4).Draw(t, "clients")
+	}
+	strategy := cfg.Strategy
+	if strategy == "" {
+		strategy = rapid.SampledFrom(scenarios.Strategies).Draw(t, "strategy")
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "counterexample"
+	}
+	m := &machine{cfg: cfg, ctx: context.Background(), strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail")}
+	m.sc = &scenarios.Scenario{
+		Name:        name,
+		Description: "Written by the property tests: a failing interleaving, shrunk.",
+		Labels:      []string{"counterexample"},
+		Strategies:  []string{strategy},
+		Server: scenarios.ServerSpec{Dialect: fakeserver.V2, PageSize: 3, SoftDelete: true,
+			ClockStepMs: rapid.SampledFrom([]int{0, 1}).Draw(t, "clockStepMs"), Seed: 1},
+	}
+	for i := range n {
+		c := &scenarios.ClientSpec{Name: fmt.Sprintf("c%d", i), Store: "memory",
+			Options: scenarios.ClientOptions{CollapseUpdateDeleteToTail: m.tail, PageSize: 2}}
+		if i == 0 && cfg.SQLite {
+			c.Store = "sqlite"
+		}
+		m.sc.Clients = append(m.sc.Clients, c)
+		m.names = append(m.names, c.Name)
+	}
+	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, ServerURL: cfg.ServerURL})
+	m.sess.SetLenient(true)
+	if f := m.sess.Failure(); f != nil {
+		t.Fatalf("setting up: %s", f.Got)
+	}
+	if cfg.Stats != nil {
+		cfg.Stats.Runs++
+	}
+	return m
+}
+
+func (m *machine) close(*rapid.T) {
+	if !m.finished {
+		m.finished = true
+		m.sess.Finish()
+	}
+}
+
+func (m *machine) actions() map[string]func(*rapid.T) {
+	a := map[string]func(*rapid.T){
+		"insert":            func(t *rapid.T) { m.localWrite(t, store.Insert) },
+		"update":            func(t *rapid.T) { m.localWrite(t, store.Update) },
+		"delete":            func(t *rapid.T) { m.localWrite(t, store.Delete) },
+		"push":              m.push,
+		"pull":              m.pull,
+		"purge":             m.purge,
+		"server-write":      m.serverWrite,
+		"query":             m.query,
+		"write-during-pull": m.writeDuringPull,
+		"":                  m.invariants,
+	}
+	if m.cfg.Faults {
+		a["fault"] = m.addFault
+		a["heal"] = m.heal
+	}
+	if m.cfg.SQLite {
+		a["restart"] = m.restart
+	}
+	if m.strategy == "client-wins" || m.strategy == "server-wins" {
+		a["converge"] = m.converge // cancel and manual leave conflicts for a person: they never settle
+	} else {
+		a["resolve"] = m.resolve
+	}
+	return a
+}
+
+// play appends a step to the scenario, plays it, and writes its outcome into the step's
+// expect, so the scenario replays the same way. A failure (an expectation or a property the
+// session judged) fails the run.
+func (m *machine) play(t *rapid.T, st *scenarios.Step) (mark int, err error) {
+	st.Index = len(m.sc.Steps) + 1
+	m.sc.Steps = append(m.sc.Steps, st)
+	mark = m.sess.Mark()
+	failure := m.sess.Do(st)
+	err = m.sess.LastError()
+	if st.Op != nil {
+		st.Expect = scenarios.ExpectOutcome(st, err)
+	}
+	if m.cfg.Stats != nil {
+		m.cfg.Stats.Actions++
+	}
+	if failure != nil {
+		m.fail(t, failure)
+	}
+	return mark, err
+}
+
+// judge records the verdict of one of the machine's own checkers on the last step.
+func (m *machine) judge(t *rapid.T, mark int, f check.Finding) {
+	if failure := m.sess.Judge(m.sc.Steps[len(m.sc.Steps)-1], mark, f); failure != nil {
+		m.fail(t, failure)
+	}
+}
+
+// fail writes the scenario so far as the counterexample and fails the run. rapid runs the
+// shrunk case last, so the file left behind is the shortest.
+func (m *machine) fail(t *rapid.T, f *reports.Failure) {
+	where := ""
+	if m.cfg.Out != "" {
+		data, err := scenarios.Marshal(m.sc)
+		if err == nil {
+			if err = os.MkdirAll(m.cfg.Out, 0o755); err == nil {
+				where = filepath.Join(m.cfg.Out, m.sc.Name+".yaml")
+				err = os.WriteFile(where, data, 0o644)
+			}
+		}
+		if err != nil {
+			where = "(could not write the counterexample: " + err.Error() + ")"
+		}
+		if m.cfg.Stats != nil {
+			m.cfg.Stats.Counterexample = where
+		}
+	}
+	prop := ""
+	if f.Property != "" {
+		prop = f.Property + " (" + check.Names[f.Property] + ") violated\n"
+	}
+	t.Fatalf("%sstep %d: %s\nexpected: %s\ngot:      %s\nrequests:\n  %s\ncounterexample: %s (replay: conflictlab run %s)",
+		prop, f.Step, f.What, f.Expectation, f.Got, strings.Join(f.Requests, "\n  "), where, where)
+}
+
+func (m *machine) client(t *rapid.T) string { return rapid.SampledFrom(m.names).Draw(t, "client") }
+
+func (m *machine) item(t *rapid.T) map[string]any {
+	return map[string]any{"id": rapid.SampledFrom(ids).Draw(t, "item"), "text": rapid.SampledFrom(words).Draw(t, "text"),
+		"n": float64(rapid.IntRange(0, 3).Draw(t, "n"))}
+}
+
+func (m *machine) snapshot(t *rapid.T, name string) check.Snapshot {
+	snap, err := check.Take(m.ctx, m.sess.Store(name), []string{"todoitem"})
+	if err != nil {
+		t.Fatalf("reading %s's store: %v", name, err)
+	}
+	return snap
+}
+
+// localWrite is an insert, update or delete by one client, judged by P3 against the model.
+func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
+	name := m.client(t)
+	item := m.item(t)
+	id := item["id"].(string)
+	if kind == store.Delete {
+		item = map[string]any{"id": id}
+	}
+	before := m.snapshot(t, name)
+	_, exists := before.Rows["todoitem"][id]
+	want, wantFail := collapse(fromStore(before.Ops), kind, "todoitem", id, exists, m.tail)
+	op := map[store.OpKind]string{store.Insert: "insert", store.Update: "update", store.Delete: "delete"}[kind]
+	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: "todoitem", Item: item}})
+	after := m.snapshot(t, name)
+	m.judge(t, mark, check.Queue(fmt.Sprintf("%s's %s of %s", name, op, id), entries(want), check.Entries(after.Ops),
+		wantFail, errors.Is(err, client.ErrInvalidOperation)))
+}
+
+// push pushes one client's queue, judged by P6 (P5 is the session's).
+func (m *machine) push(t *rapid.T) {
+	name := m.client(t)
+	before := m.snapshot(t, name)
+	mark, _ := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "push"}})
+	after := m.snapshot(t, name)
+	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
+}
+
+// pull pulls the table, in full or incrementally; P1 and P5 are the session's, P6 and P9 the
+// machine's.
+func (m *machine) pull(t *rapid.T) {
+	name := m.client(t)
+	incremental := rapid.Bool().Draw(t, "incremental")
+	queryID := ""
+	if incremental {
+		queryID = "all"
+	}
+	before := m.snapshot(t, name)
+	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem", QueryID: queryID}})
+	after := m.snapshot(t, name)
+	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
+	if !incremental || err != nil || m.sess.Server() == nil {
+		return
+	}
+	token, terr := m.sess.Sync(name).DeltaToken(m.ctx, "todoitem", "all")
+	if terr != nil {
+		t.Fatalf("reading %s's delta token: %v", name, terr)
+	}
+	if token == "" {
+		return // nothing pulled yet: nothing is below the token
+	}
+	at, perr := time.Parse(time.RFC3339Nano, token)
+	if perr != nil {
+		t.Fatalf("%s's delta token %q: %v", name, token, perr)
+	}
+	m.judge(t, mark, check.IncrementalComplete("todoitem", at, m.sess.Server().Rows("todoitem"), after))
+}
+
+// purge purges the table (P2 is the session's): forced, or not, with its query id so the
+// token goes with the rows.
+func (m *machine) purge(t *rapid.T) {
+	name := m.client(t)
+	op := &scenarios.Op{Op: "purge", Table: "todoitem", QueryID: "all"}
+	if rapid.Bool().Draw(t, "force") {
+		op.QueryID, op.Force = "", true
+	}
+	m.play(t, &scenarios.Step{Actor: name, Op: op})
+}
+
+// writeDuringPull updates an item locally while a pull of the table is under way (the pull's
+// first page is held back by a latency fault until the write is done), and checks P1: the
+// pull must not overwrite the row while its update is queued. The counterexample file plays
+// the two one after the other, so only this machine (and its rapid fail file) replays a
+// failure of this action.
+func (m *machine) writeDuringPull(t *rapid.T) {
+	srv := m.sess.Server()
+	if srv == nil {
+		t.Skip("needs the embedded server")
+	}
+	name := m.client(t)
+	item := m.item(t)
+	// An item with no queued operation: the pull's own push leaves it alone, so the checks
+	// of that push (P5, P6) and of the rows queued before the pull (P1) see only the pull.
+	if _, queued := m.queued(t, name, item["id"].(string)); queued {
+		t.Skip("the item has a queued operation")
+	}
+	m.faultN++
+	hold := fakeserver.Rule{ID: fmt.Sprintf("f%d", m.faultN), Action: "latency", Params: map[string]any{"ms": 5.0},
+		Match: fakeserver.Match{Client: name, Method: []string{"GET"}, Times: 1}}
+	m.play(t, &scenarios.Step{Actor: "fault", Fault: &hold})
+	before := m.snapshot(t, name)
+	pull := &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem"}}
+	pull.Index = len(m.sc.Steps) + 2
+	mark := m.sess.Mark()
+	done := make(chan *reports.Failure, 1)
+	go func() { done <- m.sess.Do(pull) }()
+	for fired := false; !fired; {
+		for _, st := range srv.Faults().Status() {
+			fired = fired || st.Rule.ID == hold.ID && st.Fired > 0
+		}
+		select {
+		case f := <-done: // the pull ended (its push failed) before its first GET
+			done <- f
+			fired = true
+		default:
+			runtime.Gosched()
+		}
+	}
+	stored, err := m.sess.Sync(name).Table("todoitem").Update(m.ctx, item)
+	failure := <-done
+	write := &scenarios.Step{Index: len(m.sc.Steps) + 1, Actor: name, Op: &scenarios.Op{Op: "update", Table: "todoitem", Item: item}}
+	write.Expect = scenarios.ExpectOutcome(write, err)
+	m.sc.Steps = append(m.sc.Steps, write, pull)
+	pull.Expect = scenarios.ExpectOutcome(pull, m.sess.LastError())
+	if failure != nil {
+		m.fail(t, failure)
+	}
+	if err != nil {
+		return
+	}
+	after := m.snapshot(t, name)
+	pullErr := m.sess.LastError()
+	m.judge(t, mark, check.PushBeforePull(check.PullObs{Table: "todoitem", Before: before, After: after,
+		Requests: m.sess.Requests(mark, name), PushFailed: errors.Is(pullErr, client.ErrPushFailed), Failed: pullErr != nil,
+		During: map[string]map[string]any{item["id"].(string): stored}}))
+}
+
+// queued reports whether a client has an operation queued for an item.
+func (m *machine) queued(t *rapid.T, name, id string) (store.Operation, bool) {
+	for _, op := range m.snapshot(t, name).Ops {
+		if strings.EqualFold(op.ItemID, id) {
+			return op, true
+		}
+	}
+	return store.Operation{}, false
+}
+
+// query is an app's online read of the server (no store): P7 judges what it returns.
+func (m *machine) query(t *rapid.T) {
+	m.play(t, &scenarios.Step{Actor: m.client(t), Op: &scenarios.Op{Op: "query", Table: "todoitem"}})
+}
+
+// serverWrite is another writer's insert, update, delete or undelete.
+func (m *machine) serverWrite(t *rapid.T) {
+	op := rapid.SampledFrom([]string{"insert", "update", "delete", "undelete"}).Draw(t, "write")
+	item := m.item(t)
+	st := &scenarios.Op{Op: op, Table: "todoitem", Item: item}
+	if op == "delete" || op == "undelete" {
+		st.Item, st.ID = nil, item["id"].(string)
+	}
+	m.play(t, &scenarios.Step{Actor: "server", Op: st})
+}
+
+// faultMenu are the faults the machine adds: on writes only where a closed connection would
+// make Go's transport retry a GET (which it does over a socket and not in memory).
+func (m *machine) faultMenu(t *rapid.T) fakeserver.Rule {
+	writes := []string{"POST", "PATCH", "DELETE"}
+	client := m.client(t)
+	switch rapid.IntRange(0, 6).Draw(t, "fault") {
+	case 0:
+		return fakeserver.Rule{Action: "drop-response", Match: fakeserver.Match{Method: writes, Times: 1}}
+	case 1:
+		return fakeserver.Rule{Action: "reset", Match: fakeserver.Match{Method: writes, Times: 1}}
+	case 2:
+		return fakeserver.Rule{Action: "status", Params: map[string]any{"code": 500.0}, Match: fakeserver.Match{Times: 1}}
+	case 3:
+		return fakeserver.Rule{Action: "offline", Match: fakeserver.Match{Client: client}}
+	case 4:
+		return fakeserver.Rule{Action: "clock-freeze"}
+	case 5:
+		return fakeserver.Rule{Action: "page-shift", Match: fakeserver.Match{Times: 2}} // unbounded, it doubles a frozen table per pull
+	default:
+		return fakeserver.Rule{Action: "concurrent-write", Match: fakeserver.Match{Method: writes, Times: 1}}
+	}
+}
+
+func (m *machine) addFault(t *rapid.T) {
+	r := m.faultMenu(t)
+	m.faultN++
+	r.ID = fmt.Sprintf("f%d", m.faultN)
+	r, err := r.Validate()
+	if err != nil {
+		t.Fatalf("the fault menu: %v", err)
+	}
+	m.faults = append(m.faults, r.ID)
+	m.play(t, &scenarios.Step{Actor: "fault", Fault: &r})
+}
+
+func (m *machine) heal(t *rapid.T) {
+	if len(m.faults) == 0 {
+		t.Skip("no fault to heal")
+	}
+	id := rapid.SampledFrom(append([]string{"all"}, m.faults...)).Draw(t, "heal")
+	if id == "all" {
+		m.faults = nil
+	} else {
+		for i, f := range m.faults {
+			if f == id {
+				m.faults = append(m.faults[:i], m.faults[i+1:]...)
+				break
+			}
+		}
+	}
+	m.play(t, &scenarios.Step{Actor: "heal", Heal: id})
+}
+
+// restart closes the first client and opens it again on its SQLite store: P8.
+func (m *machine) restart(t *rapid.T) {
+	before := m.snapshot(t, m.names[0])
+	mark, _ := m.play(t, &scenarios.Step{Actor: m.names[0], Op: &scenarios.Op{Op: "restart"}})
+	m.judge(t, mark, check.Durable(before, m.snapshot(t, m.names[0])))
+}
+
+// converge heals and settles everyone (P4 and P5 are the session's).
+func (m *machine) converge(t *rapid.T) {
+	m.faults = nil
+	m.play(t, &scenarios.Step{Actor: "converge", Converge: &scenarios.Converge{Rounds: 10}})
+}
+
+// resolve settles by hand an error a client's last push left (manual and cancel).
+func (m *machine) resolve(t *rapid.T) {
+	name := m.client(t)
+	errs, err := m.sess.Sync(name).OperationErrors(m.ctx)
+	if err != nil {
+		t.Fatalf("reading %s's errors: %v", name, err)
+	}
+	if len(errs) == 0 {
+		t.Skip("nothing to resolve")
+	}
+	e := errs[rapid.IntRange(0, len(errs)-1).Draw(t, "error")]
+	how := rapid.SampledFrom([]string{"cancel-and-update", "cancel-and-discard", "update-operation"}).Draw(t, "how")
+	if how == "cancel-and-update" && e.ServerItem == nil {
+		how = "cancel-and-discard"
+	}
+	m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "resolve", Table: e.Table, ID: e.ItemID, How: how}})
+}
+
+// invariants run after every action: P7 over the whole history.
+func (m *machine) invariants(t *rapid.T) {
+	if len(m.sc.Steps) == 0 {
+		return
+	}
+	m.judge(t, 0, check.ServerIntegrity(m.sess.Events(0)))
+}
+
+// finish ends the run with the session's end-of-scenario checks.
+func (m *machine) finish(t *rapid.T) {
+	m.finished = true
+	res := m.sess.Finish()
+	if res.Status == reports.Failed && res.Failure != nil {
+		m.fail(t, res.Failure)
+	}
+}

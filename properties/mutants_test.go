@@ -1,0 +1,166 @@
+package properties_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/conflictlab/conflictlab/internal/mutants"
+	"github.com/conflictlab/conflictlab/properties"
+	"github.com/conflictlab/conflictlab/reports"
+	"github.com/conflictlab/conflictlab/scenarios"
+)
+
+// mutantCases are the deliberate bugs, each with the property that must catch it and the
+// strategy it shows under.
+var mutantCases = []struct {
+	mutant   mutants.Mutant
+	property string
+	strategy string
+	// concurrent: only a write racing a pull shows it, which a scenario cannot express, so
+	// only the state machine (and its rapid fail file) replays it.
+	concurrent bool
+}{
+	{mutants.SkipPushBeforePull, "P1", "client-wins", false},
+	{mutants.PullOverwritesPending, "P1", "manual", true},
+	{mutants.PurgeDespitePending, "P2", "manual", false},
+	{mutants.CollapseUpdateDelete, "P3", "manual", false},
+	{mutants.ClientWinsLosesVersion, "P5", "client-wins", false},
+	{mutants.IgnoreIfMatch, "P7", "cancel", false},
+	{mutants.ForgetUpdatedAt, "P7", "manual", false},
+	{mutants.DeletedInQueries, "P7", "manual", false},
+}
+
+// maxChecks bounds how many interleavings a mutant may survive.
+const maxChecks = 300
+
+// TestMutantsAreCaught runs the state machine against each broken client or server and
+// requires the property it breaks to fail within maxChecks interleavings; the shrunk
+// counterexample must replay with the scenario runner (under the same mutant) to the same
+// failure whenever the runner judges that property. `go test -v` prints the figures
+// BENCHMARKS.md reports.
+func TestMutantsAreCaught(t *testing.T) {
+	restoreFlags := setFlags(map[string]string{"rapid.checks": strconv.Itoa(maxChecks), "rapid.nofailfile": "true",
+		"rapid.shrinktime": "5s"})
+	defer restoreFlags()
+	for _, c := range mutantCases {
+		t.Run(string(c.mutant), func(t *testing.T) {
+			out := t.TempDir()
+			stats := &properties.Stats{}
+			restore := mutants.Enable(c.mutant)
+			msg, failed := capture(t.Name(), properties.Run(properties.Config{Strategy: c.strategy, Clients: 2, SQLite: false,
+				Faults: false, InMemory: true, Out: out, Name: "mutant", Stats: stats}))
+			restore()
+			if !failed {
+				t.Fatalf("%s survived %d interleavings (%d actions)", c.mutant, stats.Runs, stats.Actions)
+			}
+			if !strings.Contains(msg, c.property+" (") {
+				t.Fatalf("%s was caught, but not by %s:\n%s", c.mutant, c.property, msg)
+			}
+			checks := 0
+			if m := regexp.MustCompile(`failed after (\d+) tests`).FindStringSubmatch(msg); m != nil {
+				checks, _ = strconv.Atoi(m[1])
+			}
+			sc, err := scenarios.LoadFile(filepath.Join(out, "mutant.yaml"))
+			if err != nil {
+				t.Fatalf("the counterexample does not load: %v", err)
+			}
+			t.Logf("%s: caught by %s after %d interleaving(s); shrunk counterexample: %d step(s)", c.mutant, c.property, checks+1, len(sc.Steps))
+
+			if c.property == "P3" || c.concurrent {
+				return // P3 is the state machine's own check (the runner has no queue model)
+			}
+			restore = mutants.Enable(c.mutant)
+			res := scenarios.Run(context.Background(), sc, c.strategy, scenarios.Options{})
+			restore()
+			if res.Status != reports.Failed || res.Failure.Property != c.property {
+				t.Fatalf("replaying the counterexample with the runner: %s, %+v", res.Status, res.Failure)
+			}
+			clean := scenarios.Run(context.Background(), sc, c.strategy, scenarios.Options{})
+			if clean.Status == reports.Failed && clean.Failure.Property == c.property {
+				t.Fatalf("the counterexample fails without the mutant too: %+v", clean.Failure)
+			}
+		})
+	}
+}
+
+// setFlags sets rapid's flags for the test and returns how to put them back.
+func setFlags(values map[string]string) func() {
+	old := map[string]string{}
+	for k, v := range values {
+		old[k] = flag.Lookup(k).Value.String()
+		_ = flag.Set(k, v)
+	}
+	return func() {
+		for k, v := range old {
+			_ = flag.Set(k, v)
+		}
+	}
+}
+
+// capture runs rapid.Check with a TB that records the failure instead of failing the test:
+// the mutant tests expect rapid to fail.
+func capture(name string, prop func(*rapid.T)) (string, bool) {
+	tb := &recordingTB{name: name}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rapid.Check(tb, prop)
+	}()
+	<-done
+	return tb.String(), tb.Failed()
+}
+
+type recordingTB struct {
+	mu     sync.Mutex
+	name   string
+	log    strings.Builder
+	failed bool
+}
+
+func (tb *recordingTB) Helper()      {}
+func (tb *recordingTB) Name() string { return tb.name }
+func (tb *recordingTB) Logf(format string, args ...any) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	fmt.Fprintf(&tb.log, format+"\n", args...)
+}
+func (tb *recordingTB) Log(args ...any)                  { tb.Logf("%s", fmt.Sprint(args...)) }
+func (tb *recordingTB) Skipf(format string, args ...any) { tb.Logf(format, args...); runtime.Goexit() }
+func (tb *recordingTB) Skip(args ...any)                 { tb.Log(args...); runtime.Goexit() }
+func (tb *recordingTB) SkipNow()                         { runtime.Goexit() }
+func (tb *recordingTB) Errorf(format string, args ...any) {
+	tb.Logf(format, args...)
+	tb.Fail()
+}
+func (tb *recordingTB) Error(args ...any) { tb.Log(args...); tb.Fail() }
+func (tb *recordingTB) Fatalf(format string, args ...any) {
+	tb.Errorf(format, args...)
+	runtime.Goexit()
+}
+func (tb *recordingTB) Fatal(args ...any) { tb.Error(args...); runtime.Goexit() }
+func (tb *recordingTB) FailNow()          { tb.Fail(); runtime.Goexit() }
+func (tb *recordingTB) Fail() {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.failed = true
+}
+func (tb *recordingTB) Failed() bool {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.failed
+}
+func (tb *recordingTB) String() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.log.String()
+}
