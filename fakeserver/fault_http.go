@@ -238,6 +238,17 @@ func (s *Server) peekID(r *http.Request) string {
 }
 
 // noAnswer records that the client got no answer, for the history.
+//
+// It records the request now, before the connection closes: a client that sees the hang-up
+// and reads the history at once must find the request there.
 func (c *call) noAnswer(why string) {
+	if c.x.recorded {
+		return // the table handler recorded it when it applied (drop-response)
+	}
 	c.x.ev.Error = "no answer: " + why + " (fault " + c.rule.ID + ")"
+	c.x.ev.Status = c.x.answered
+	c.srv.mu.Lock()
+	c.srv.appendLocked(&c.x.ev)
+	c.srv.mu.Unlock()
+	c.x.recorded = true
 }

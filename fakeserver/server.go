@@ -132,6 +132,13 @@ func (s *Server) History() []Event {
 	return append([]Event(nil), s.history...)
 }
 
+// LastSeq is the sequence number of the newest event, 0 for an empty history.
+func (s *Server) LastSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(len(s.history))
+}
+
 // HistorySince returns the events with Seq greater than seq.
 func (s *Server) HistorySince(seq uint64) []Event {
 	s.mu.Lock()
