@@ -380,11 +380,7 @@ func (r *runner) cannotRun(st *Step) string {
 // mark is where the requests of a step start.
 func (r *runner) mark() int {
 	if r.srv != nil {
-		h := r.srv.History()
-		if len(h) == 0 {
-			return 0
-		}
-		return int(h[len(h)-1].Seq)
+		return int(r.srv.LastSeq())
 	}
 	return r.rec.len()
 }
@@ -405,7 +401,7 @@ func (r *runner) requests(mark int, who string) []check.Request {
 			continue
 		}
 		out = append(out, check.Request{Method: e.Method, Path: e.Path, Table: e.Table, ItemID: e.ItemID, Status: e.Status,
-			Applied: e.Applied, Answered: answered(e)})
+			Applied: e.Applied, Answered: answered(e), Precondition: e.Precondition})
 	}
 	return out
 }

@@ -195,6 +195,7 @@ func (r *runner) clientOp(d *device, st *Step) error {
 	case "purge":
 		return r.observePurge(d, st, q)
 	case "restart":
+		d.lastErrs = nil // they belong to the store that closes; resolve reads the new one's
 		if d.path != "" {
 			if err := d.store.Close(); err != nil {
 				return fail("the store closes", "%v", err)
@@ -273,6 +274,7 @@ func (r *runner) observePush(d *device, run func() error) error {
 		status = "failed: " + err.Error()
 	}
 	f := check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
+		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess,
 		Server: func(table, id string) map[string]any {
 			row, deleted, _ := r.serverRow(table, id)
 			if deleted {
@@ -395,7 +397,10 @@ func (r *runner) resolve(d *device, op *Op) error {
 		item := op.Item
 		if item == nil {
 			row, err := d.sc.Table(op.Table).Lookup(r.ctx, op.ID)
-			if err != nil {
+			switch {
+			case errors.Is(err, client.ErrNotFound) && target.Item != nil:
+				row = withID(target.Item, op.ID) // a delete: its row is gone, its item is what it sent
+			case err != nil:
 				return err
 			}
 			item = row

@@ -96,6 +96,8 @@ type Request struct {
 	Applied bool
 	// Answered is true when the client got the answer (a fault may have dropped or cut it).
 	Answered bool
+	// Precondition is the version the write was conditional on (If-Match, or the body's).
+	Precondition []string
 }
 
 func (r Request) String() string {

@@ -229,3 +229,42 @@ func TestStrategyIgnoresConflictsTheClientNeverSaw(t *testing.T) {
 		Requests: []check.Request{lost}, Status: "CancelledByNetworkError", Server: func(string, string) map[string]any { return nil }}),
 		reports.Holds, "")
 }
+
+func TestStrategyClientWinsRetries(t *testing.T) {
+	queued := []store.Operation{op("o1", store.Update, "todo", "e1", 1)}
+	before := snap(map[string][]map[string]any{"todo": {row("e1", "text", "mine")}}, queued, nil)
+	try := func(version string) check.Request {
+		return check.Request{Method: "PATCH", Table: "todo", ItemID: "e1", Status: 412, Answered: true, Precondition: []string{version}}
+	}
+	gaveUp := before
+	gaveUp.Errors = []store.OperationError{{Table: "todo", ItemID: "e1", Status: 412}}
+	server := func(string, string) map[string]any { return row("e1", "text", "theirs") }
+	expect(t, "gave up after its tries, each against a newer version", check.Strategy(check.PushObs{Strategy: "client-wins", Before: before,
+		After: gaveUp, Requests: []check.Request{try("v1"), try("v2"), try("v3")}, Status: "Complete", Server: server}), reports.Holds, "")
+	expect(t, "bug: sent again with the version it was refused with", check.Strategy(check.PushObs{Strategy: "client-wins", Before: before,
+		After: gaveUp, Requests: []check.Request{try("v1"), try("v1")}, Status: "Complete", Server: server}), reports.Violated, "sent again with the version v1")
+	expect(t, "bug: still queued with no error", check.Strategy(check.PushObs{Strategy: "client-wins", Before: before,
+		After: before, Requests: []check.Request{try("v1")}, Status: "Complete", Server: server}), reports.Violated, "still queued")
+	done := snap(map[string][]map[string]any{"todo": {row("e1", "text", "mine")}}, nil, nil)
+	expect(t, "an identical item is a success under cancel", check.Strategy(check.PushObs{Strategy: "cancel", Before: before, After: done,
+		Requests: []check.Request{try("v1")}, Status: "Complete", Server: server, IdenticalIsSuccess: true}), reports.Holds, "")
+}
+
+func TestPurgePushesFirst(t *testing.T) {
+	queued := []store.Operation{op("o1", store.Update, "todo", "a", 1)}
+	rows := map[string][]map[string]any{"todo": {row("a", "done", true), row("b", "done", true), row("c", "done", false)}}
+	before := snap(rows, queued, nil)
+	done := func(r map[string]any) bool { return r["done"] == true }
+	failedPush := snap(map[string][]map[string]any{"todo": {row("a", "done", true, "version", "AAAAAAAAAAk="), row("b", "done", true),
+		row("c", "done", false)}}, queued, nil)
+	failedPush.Errors = []store.OperationError{{Table: "todo", ItemID: "a", Status: 412}}
+	expect(t, "a failed push leaves the rows; its error is recorded", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
+		Before: before, After: failedPush, Err: errPending}), reports.Holds, "")
+	expect(t, "bug: purged although its push failed", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
+		Before: before, After: snap(map[string][]map[string]any{"todo": {row("c", "done", false)}}, queued, nil), Err: errPending}),
+		reports.Violated, "removed todo/b")
+	expect(t, "pushed, then purged what the query names", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
+		Before: before, After: snap(map[string][]map[string]any{"todo": {row("c", "done", false)}}, nil, nil)}), reports.Holds, "")
+	expect(t, "bug: purged a row the query does not name", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
+		Before: before, After: snap(map[string][]map[string]any{"todo": {}}, nil, nil)}), reports.Violated, "does not name")
+}

@@ -135,10 +135,29 @@ func Purge(o PurgeObs) Finding {
 		return violated(p, "the purge sent requests: %s", list(o.Requests))
 	}
 	if o.PushesFirst && !o.Force {
-		if o.Err != nil {
-			return unchanged(p, o.Before, o.After, "a failed purge")
+		// The push may change the rows it pushed, the queue and the errors (P5 and P6 judge
+		// that); the purge itself may only remove the rows it names, and only if it succeeded.
+		queued := map[string]bool{}
+		for _, op := range o.Before.Ops {
+			queued[strings.ToLower(op.Table+"/"+op.ItemID)] = true
 		}
-		return holds(p) // what the push changed is P5's and P1's to judge
+		after := o.After.Rows[table]
+		for id, row := range o.Before.Rows[table] {
+			if queued[table+"/"+id] {
+				continue
+			}
+			gone := after[id] == nil
+			named := o.Match == nil || o.Match(row)
+			switch {
+			case o.Err != nil && gone:
+				return violated(p, "a purge that failed (%v) removed %s/%s", o.Err, o.Table, id)
+			case o.Err == nil && named && !gone:
+				return violated(p, "the purge left %s/%s, which its query names", o.Table, id)
+			case !named && gone:
+				return violated(p, "the purge removed %s/%s, which its query does not name", o.Table, id)
+			}
+		}
+		return holds(p)
 	}
 	queued := len(opsOf(o.Before.Ops, o.Table)) > 0
 	switch {
@@ -268,6 +287,9 @@ type PushObs struct {
 	Status string
 	// Server returns the server's row after the push (nil: absent or deleted).
 	Server func(table, id string) map[string]any
+	// IdenticalIsSuccess is the TreatIdenticalAsSuccess option: a conflict whose server item
+	// equals what was sent is a success, under every strategy.
+	IdenticalIsSuccess bool
 }
 
 // Strategy checks P5 for every conflict (a 409 or 412, or a 404 on an update) the push met.
@@ -295,12 +317,30 @@ func Strategy(o PushObs) Finding {
 		localAfter := o.After.Rows[strings.ToLower(r.Table)][id]
 		_, stillQueued := find(o.After.Ops, r.Table, r.ItemID)
 		server := o.Server(r.Table, r.ItemID)
+		if o.IdenticalIsSuccess && o.Status == "Complete" && !stillQueued {
+			continue // perhaps the identical item the option makes a success; P6 judges the rest
+		}
 		switch o.Strategy {
 		case "client-wins":
+			// Each retry must carry the version the last conflict showed: sending the same
+			// stale version again can never win.
+			var tried []string
+			for _, q := range o.Requests[i:] {
+				if q.isWrite() && q.Answered && strings.EqualFold(q.Table, r.Table) && strings.EqualFold(q.ItemID, r.ItemID) &&
+					(q.Status == 409 || q.Status == 412) && len(q.Precondition) > 0 {
+					if slices.Contains(tried, q.Precondition[0]) {
+						return violated(p, "client wins: %s/%s was sent again with the version %s it was refused with", r.Table, r.ItemID, q.Precondition[0])
+					}
+					tried = append(tried, q.Precondition[0])
+				}
+			}
 			if o.Status != "Complete" {
 				continue // the push stopped for another reason: the resolution never finished
 			}
 			if stillQueued {
+				if _, recorded := findError(o.After.Errors, r.Table, r.ItemID); recorded {
+					continue // it gave up after its tries (MaxTries), every one against a newer version
+				}
 				return violated(p, "client wins: the %s of %s/%s is still queued after a complete push", op.Kind, r.Table, r.ItemID)
 			}
 			if op.Kind == store.Delete {
@@ -356,6 +396,15 @@ func Strategy(o PushObs) Finding {
 	return holds(p)
 }
 
+func findError(errs []store.OperationError, table, id string) (store.OperationError, bool) {
+	for _, e := range errs {
+		if strings.EqualFold(e.Table, table) && strings.EqualFold(e.ItemID, id) {
+			return e, true
+		}
+	}
+	return store.OperationError{}, false
+}
+
 func find(ops []store.Operation, table, id string) (store.Operation, bool) {
 	for _, op := range ops {
 		if strings.EqualFold(op.Table, table) && strings.EqualFold(op.ItemID, id) {
@@ -367,18 +416,37 @@ func find(ops []store.Operation, table, id string) (store.Operation, bool) {
 
 // ServerIntegrity checks P7 over a history, in order: versions of a row strictly increase; a
 // write whose precondition names a stale version never applies; updatedAt never goes backwards
-// except for writes a clock fault (clock-skew, clock-freeze) stamped; no query without __includeDeleted returns a
-// deleted row. Events with an unknown VersionBefore (a history recorded by a client) are
-// judged against the last version seen for the row.
+// except for writes a clock fault (clock-skew, clock-freeze) stamped; no query without
+// __includeDeleted returns a deleted row. Events with an unknown VersionBefore (a history
+// recorded by a client) are judged against the last version seen for the row.
 func ServerIntegrity(events []fakeserver.Event) Finding {
+	var in Integrity
+	return in.Feed(events)
+}
+
+// Integrity is ServerIntegrity fed a growing history a piece at a time, so that checking
+// after every action costs what the action added.
+type Integrity struct {
+	last      map[string]string
+	latest    time.Time
+	undecided string
+	violation *Finding
+}
+
+// Feed checks the events that follow those fed before, and returns the verdict so far.
+func (in *Integrity) Feed(events []fakeserver.Event) Finding {
 	const p = "P7"
-	last := map[string]string{}
-	var latest time.Time
-	undecided := ""
+	if in.violation != nil {
+		return *in.violation
+	}
+	if in.last == nil {
+		in.last = map[string]string{}
+	}
+	fail := func(f Finding) Finding { in.violation = &f; return f }
 	for _, e := range events {
 		if e.Op == fakeserver.OpQuery {
 			if !e.IncludeDeleted && e.Tombstones > 0 {
-				return violated(p, "event %d: a query without __includeDeleted returned %d deleted row(s): %s %s?%s", e.Seq, e.Tombstones, e.Method, e.Path, e.Query)
+				return fail(violated(p, "event %d: a query without __includeDeleted returned %d deleted row(s): %s %s?%s", e.Seq, e.Tombstones, e.Method, e.Path, e.Query))
 			}
 			continue
 		}
@@ -388,23 +456,23 @@ func ServerIntegrity(events []fakeserver.Event) Finding {
 		key := strings.ToLower(e.Table + "/" + e.ItemID)
 		before := e.VersionBefore
 		if before == "" {
-			before = last[key]
+			before = in.last[key]
 		}
 		if len(e.Precondition) > 0 && before != "" && !slices.Contains(e.Precondition, before) {
-			return violated(p, "event %d: %s of %s applied with the stale version %s (the row was at %s)", e.Seq, e.Op, key, strings.Join(e.Precondition, ","), before)
+			return fail(violated(p, "event %d: %s of %s applied with the stale version %s (the row was at %s)", e.Seq, e.Op, key, strings.Join(e.Precondition, ","), before))
 		}
 		if e.VersionAfter != "" {
-			if prev, ok := last[key]; ok {
+			if prev, ok := in.last[key]; ok {
 				a, errA := fakeserver.DecodeVersion(prev)
 				b, errB := fakeserver.DecodeVersion(e.VersionAfter)
 				switch {
 				case errA != nil || errB != nil:
-					undecided = "versions are opaque (not 8-byte counters): their order was not checked"
+					in.undecided = "versions are opaque (not 8-byte counters): their order was not checked"
 				case b <= a:
-					return violated(p, "event %d: the version of %s went from %s to %s", e.Seq, key, prev, e.VersionAfter)
+					return fail(violated(p, "event %d: the version of %s went from %s to %s", e.Seq, key, prev, e.VersionAfter))
 				}
 			}
-			last[key] = e.VersionAfter
+			in.last[key] = e.VersionAfter
 		}
 		if e.UpdatedAt.IsZero() {
 			continue
@@ -418,14 +486,14 @@ func ServerIntegrity(events []fakeserver.Event) Finding {
 		if clockFault {
 			continue
 		}
-		if e.UpdatedAt.Before(latest) {
-			return violated(p, "event %d: %s of %s has updatedAt %s, before the %s of an earlier write, with no clock fault", e.Seq, e.Op, key,
-				e.UpdatedAt.Format(fakeserver.TimeFormat), latest.Format(fakeserver.TimeFormat))
+		if e.UpdatedAt.Before(in.latest) {
+			return fail(violated(p, "event %d: %s of %s has updatedAt %s, before the %s of an earlier write, with no clock fault", e.Seq, e.Op, key,
+				e.UpdatedAt.Format(fakeserver.TimeFormat), in.latest.Format(fakeserver.TimeFormat)))
 		}
-		latest = e.UpdatedAt
+		in.latest = e.UpdatedAt
 	}
-	if undecided != "" {
-		return unknown(p, "%s", undecided)
+	if in.undecided != "" {
+		return unknown(p, "%s", in.undecided)
 	}
 	return holds(p)
 }
