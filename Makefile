@@ -11,7 +11,9 @@ FUZZTIME     ?= 2m
 REPORT_DIR  ?= reports/out
 
 # package:target for every go-fuzz target
-FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrderBy ./fakeserver:FuzzRequests ./client:FuzzServerAnswers
+FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrderBy ./fakeserver:FuzzRequests ./client:FuzzServerAnswers ./properties:FuzzMachine
+# How long `make report` lets the property campaign explore.
+REPORT_FUZZTIME ?= 20s
 
 .PHONY: test report fuzz bench lint build
 
@@ -24,18 +26,21 @@ test:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ_RACE=-race
 
 ## report: the main job: play the scenario catalogue under every strategy against the embedded
-## server and write results.json, report.md, report.html and junit.xml into reports/out/
+## server and write results.json, report.md, report.html and junit.xml into reports/out/, then
+## a bounded property campaign (a counterexample would land in reports/out/fuzz/)
 report:
 	@mkdir -p $(REPORT_DIR)
 	$(GO) run ./cmd/conflictlab run --out $(REPORT_DIR) scenarios/catalog
+	$(GO) run ./cmd/conflictlab fuzz --duration $(REPORT_FUZZTIME) --out $(REPORT_DIR)/fuzz
 
-## fuzz: run each fuzz target for FUZZTIME (default 2m)
+## fuzz: run each fuzz target for FUZZTIME (default 2m), then the property campaign as long
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test $(FUZZ_RACE) -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+	$(GO) run ./cmd/conflictlab fuzz --duration $(FUZZTIME) --out $(REPORT_DIR)/fuzz
 
 ## bench: every benchmark, with allocations
 bench:

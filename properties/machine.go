@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -39,6 +38,9 @@ type Config struct {
 	Out string
 	// Name names the counterexample file and scenario; default "counterexample".
 	Name string
+	// Concurrent adds an action that writes locally while a pull runs. Its counterexamples
+	// do not replay as scenarios (a scenario plays one step at a time), only as rapid runs.
+	Concurrent bool
 	// Stats, when not nil, counts what the machine did.
 	Stats *Stats
 }
@@ -68,6 +70,8 @@ type machine struct {
 	faults   []string
 	tail     bool // collapseUpdateDeleteToTail
 	finished bool
+	p7       check.Integrity
+	p7mark   int
 }
 
 // Run is the property: one interleaving, drawn by rapid, played and checked. Use it with
@@ -132,16 +136,15 @@ func (m *machine) close(*rapid.T) {
 
 func (m *machine) actions() map[string]func(*rapid.T) {
 	a := map[string]func(*rapid.T){
-		"insert":            func(t *rapid.T) { m.localWrite(t, store.Insert) },
-		"update":            func(t *rapid.T) { m.localWrite(t, store.Update) },
-		"delete":            func(t *rapid.T) { m.localWrite(t, store.Delete) },
-		"push":              m.push,
-		"pull":              m.pull,
-		"purge":             m.purge,
-		"server-write":      m.serverWrite,
-		"query":             m.query,
-		"write-during-pull": m.writeDuringPull,
-		"":                  m.invariants,
+		"insert":       func(t *rapid.T) { m.localWrite(t, store.Insert) },
+		"update":       func(t *rapid.T) { m.localWrite(t, store.Update) },
+		"delete":       func(t *rapid.T) { m.localWrite(t, store.Delete) },
+		"push":         m.push,
+		"pull":         m.pull,
+		"purge":        m.purge,
+		"server-write": m.serverWrite,
+		"query":        m.query,
+		"":             m.invariants,
 	}
 	if m.cfg.Faults {
 		a["fault"] = m.addFault
@@ -149,6 +152,9 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 	}
 	if m.cfg.SQLite {
 		a["restart"] = m.restart
+	}
+	if m.cfg.Concurrent {
+		a["write-during-pull"] = m.writeDuringPull
 	}
 	if m.strategy == "client-wins" || m.strategy == "server-wins" {
 		a["converge"] = m.converge // cancel and manual leave conflicts for a person: they never settle
@@ -331,8 +337,7 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 		case f := <-done: // the pull ended (its push failed) before its first GET
 			done <- f
 			fired = true
-		default:
-			runtime.Gosched()
+		case <-time.After(50 * time.Microsecond):
 		}
 	}
 	stored, err := m.sess.Sync(name).Table("todoitem").Update(m.ctx, item)
@@ -469,7 +474,11 @@ func (m *machine) invariants(t *rapid.T) {
 	if len(m.sc.Steps) == 0 {
 		return
 	}
-	m.judge(t, 0, check.ServerIntegrity(m.sess.Events(0)))
+	events := m.sess.Events(m.p7mark)
+	if len(events) > 0 {
+		m.p7mark = int(events[len(events)-1].Seq)
+	}
+	m.judge(t, 0, m.p7.Feed(events))
 }
 
 // finish ends the run with the session's end-of-scenario checks.

@@ -3,16 +3,10 @@ package properties_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-
-	"pgregory.net/rapid"
 
 	"github.com/conflictlab/conflictlab/internal/mutants"
 	"github.com/conflictlab/conflictlab/properties"
@@ -57,8 +51,8 @@ func TestMutantsAreCaught(t *testing.T) {
 			out := t.TempDir()
 			stats := &properties.Stats{}
 			restore := mutants.Enable(c.mutant)
-			msg, failed := capture(t.Name(), properties.Run(properties.Config{Strategy: c.strategy, Clients: 2, SQLite: false,
-				Faults: false, InMemory: true, Out: out, Name: "mutant", Stats: stats}))
+			msg, failed := properties.Check(t.Name(), properties.Run(properties.Config{Strategy: c.strategy, Clients: 2, SQLite: false,
+				Faults: false, InMemory: true, Out: out, Name: "mutant", Stats: stats, Concurrent: c.concurrent}))
 			restore()
 			if !failed {
 				t.Fatalf("%s survived %d interleavings (%d actions)", c.mutant, stats.Runs, stats.Actions)
@@ -66,10 +60,7 @@ func TestMutantsAreCaught(t *testing.T) {
 			if !strings.Contains(msg, c.property+" (") {
 				t.Fatalf("%s was caught, but not by %s:\n%s", c.mutant, c.property, msg)
 			}
-			checks := 0
-			if m := regexp.MustCompile(`failed after (\d+) tests`).FindStringSubmatch(msg); m != nil {
-				checks, _ = strconv.Atoi(m[1])
-			}
+			checks := properties.ChecksBeforeFailure(msg)
 			sc, err := scenarios.LoadFile(filepath.Join(out, "mutant.yaml"))
 			if err != nil {
 				t.Fatalf("the counterexample does not load: %v", err)
@@ -80,7 +71,7 @@ func TestMutantsAreCaught(t *testing.T) {
 				return // P3 is the state machine's own check (the runner has no queue model)
 			}
 			restore = mutants.Enable(c.mutant)
-			res := scenarios.Run(context.Background(), sc, c.strategy, scenarios.Options{})
+			res := scenarios.Run(context.Background(), sc, c.strategy, scenarios.Options{InMemory: true})
 			restore()
 			if res.Status != reports.Failed || res.Failure.Property != c.property {
 				t.Fatalf("replaying the counterexample with the runner: %s, %+v", res.Status, res.Failure)
@@ -105,62 +96,4 @@ func setFlags(values map[string]string) func() {
 			_ = flag.Set(k, v)
 		}
 	}
-}
-
-// capture runs rapid.Check with a TB that records the failure instead of failing the test:
-// the mutant tests expect rapid to fail.
-func capture(name string, prop func(*rapid.T)) (string, bool) {
-	tb := &recordingTB{name: name}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rapid.Check(tb, prop)
-	}()
-	<-done
-	return tb.String(), tb.Failed()
-}
-
-type recordingTB struct {
-	mu     sync.Mutex
-	name   string
-	log    strings.Builder
-	failed bool
-}
-
-func (tb *recordingTB) Helper()      {}
-func (tb *recordingTB) Name() string { return tb.name }
-func (tb *recordingTB) Logf(format string, args ...any) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	fmt.Fprintf(&tb.log, format+"\n", args...)
-}
-func (tb *recordingTB) Log(args ...any)                  { tb.Logf("%s", fmt.Sprint(args...)) }
-func (tb *recordingTB) Skipf(format string, args ...any) { tb.Logf(format, args...); runtime.Goexit() }
-func (tb *recordingTB) Skip(args ...any)                 { tb.Log(args...); runtime.Goexit() }
-func (tb *recordingTB) SkipNow()                         { runtime.Goexit() }
-func (tb *recordingTB) Errorf(format string, args ...any) {
-	tb.Logf(format, args...)
-	tb.Fail()
-}
-func (tb *recordingTB) Error(args ...any) { tb.Log(args...); tb.Fail() }
-func (tb *recordingTB) Fatalf(format string, args ...any) {
-	tb.Errorf(format, args...)
-	runtime.Goexit()
-}
-func (tb *recordingTB) Fatal(args ...any) { tb.Error(args...); runtime.Goexit() }
-func (tb *recordingTB) FailNow()          { tb.Fail(); runtime.Goexit() }
-func (tb *recordingTB) Fail() {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.failed = true
-}
-func (tb *recordingTB) Failed() bool {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return tb.failed
-}
-func (tb *recordingTB) String() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return tb.log.String()
 }

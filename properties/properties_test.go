@@ -32,5 +32,9 @@ func TestProperties(t *testing.T) {
 			rapid.Check(t, properties.Run(properties.Config{Strategy: s, SQLite: true, Faults: true, InMemory: true,
 				Out: "testdata/counterexamples", Name: "counterexample-" + s}))
 		})
+		t.Run(s+"/concurrent", func(t *testing.T) {
+			rapid.Check(t, properties.Run(properties.Config{Strategy: s, Faults: true, InMemory: true, Concurrent: true,
+				Out: "testdata/counterexamples", Name: "counterexample-concurrent-" + s}))
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"io"
 	"net/http"
 	"os"
@@ -379,5 +380,53 @@ steps:
 		Entry("a label filter", "--labels", "--labels", "a &&", "x.yaml"),
 		Entry("a missing file", "no such file", "/nonexistent/x.yaml"),
 		Entry("nothing matching", "no scenario matches", "--labels", "nothing-has-this", "/work/main/scenarios/catalog/blog-buy-eggs.yaml"),
+	)
+})
+
+var _ = Describe("conflictlab fuzz", func() {
+	fuzz := func(args ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		cmd := newRootCommand()
+		cmd.SetArgs(append([]string{"fuzz"}, args...))
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		err := cmd.Execute()
+		return out.String(), errOut.String(), err
+	}
+
+	It("explores for the time it is given and reports what it did", func() {
+		out, progress, err := fuzz("--duration", "1s", "--seed", "7", "--round", "10", "--out", GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(MatchRegexp(`^no property violated: \d+ interleavings, \d+ actions in \S+ \(\d+ actions/s\)\n$`))
+		Expect(progress).To(ContainSubstring("interleavings"))
+	})
+
+	It("exits 1 with a counterexample that conflictlab run replays", func() {
+		restore := mutants.Enable(mutants.PurgeDespitePending)
+		defer restore()
+		dir := GinkgoT().TempDir()
+		out, _, err := fuzz("--duration", "20s", "--seed", "3", "--strategy", "manual", "--clients", "2", "--out", dir)
+		Expect(err).To(MatchError(errFailed))
+		path := filepath.Join(dir, "counterexample.yaml")
+		Expect(out).To(ContainSubstring("P2 (purge) violated"))
+		Expect(out).To(ContainSubstring("counterexample " + path + "\nreplay: conflictlab run " + path))
+		Expect(path).To(BeARegularFile())
+
+		var runOut bytes.Buffer
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"run", path})
+		cmd.SetOut(&runOut)
+		Expect(cmd.Execute()).To(MatchError(errFailed), "still broken: the replay fails too")
+		Expect(runOut.String()).To(ContainSubstring("property: P2"))
+	})
+
+	DescribeTable("refuses bad flags",
+		func(want string, args ...string) {
+			_, _, err := fuzz(args...)
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("clients", "--clients 5", "--clients", "5"),
+		Entry("strategy", `--strategy "lazy"`, "--strategy", "lazy"),
+		Entry("duration", "--duration must be positive", "--duration", "0s"),
 	)
 })

@@ -12,6 +12,6 @@ conflicts between them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newRunCommand(), newReportCommand())
+	root.AddCommand(newServeCommand(), newRunCommand(), newFuzzCommand(), newReportCommand())
 	return root
 }
