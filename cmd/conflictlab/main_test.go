@@ -401,6 +401,13 @@ var _ = Describe("conflictlab fuzz", func() {
 		Expect(progress).To(ContainSubstring("interleavings"))
 	})
 
+	It("explores another server through the table API", func() {
+		base, _, _, _, _ := serve("--sim-clock")
+		out, _, err := fuzz("--server", base, "--duration", "1s", "--seed", "5", "--round", "10", "--out", GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(HavePrefix("no property violated: "))
+	})
+
 	It("exits 1 with a counterexample that conflictlab run replays", func() {
 		restore := mutants.Enable(mutants.PurgeDespitePending)
 		defer restore()

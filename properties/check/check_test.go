@@ -204,6 +204,9 @@ func TestServerIntegrity(t *testing.T) {
 	// A history a client recorded has no VersionBefore: the last version seen stands in.
 	seen := []fakeserver.Event{event(1, fakeserver.OpUpdate, "e1", "", v(5), t0), event(2, fakeserver.OpUpdate, "e1", "", v(6), t0, "precondition", v(4))}
 	expect(t, "bug: a stale write seen from outside", check.ServerIntegrity(seen), reports.Violated, "stale version")
+	unchanged := []fakeserver.Event{event(1, fakeserver.OpUpdate, "e1", "", v(5), t0.Add(time.Second)), event(2, fakeserver.OpUpdate, "e2", "", v(6), t0.Add(2*time.Second)),
+		event(3, fakeserver.OpUndelete, "e1", "", v(5), t0.Add(time.Second))}
+	expect(t, "seen from outside, an undelete of a live row changes nothing", check.ServerIntegrity(unchanged), reports.Holds, "")
 	opaque := []fakeserver.Event{event(1, fakeserver.OpUpdate, "e1", "", "W/1", t0), event(2, fakeserver.OpUpdate, "e1", "", "W/2", t0)}
 	expect(t, "opaque versions cannot be ordered", check.ServerIntegrity(opaque), reports.Unknown, "opaque")
 }

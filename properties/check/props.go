@@ -461,6 +461,9 @@ func (in *Integrity) Feed(events []fakeserver.Event) Finding {
 		if len(e.Precondition) > 0 && before != "" && !slices.Contains(e.Precondition, before) {
 			return fail(violated(p, "event %d: %s of %s applied with the stale version %s (the row was at %s)", e.Seq, e.Op, key, strings.Join(e.Precondition, ","), before))
 		}
+		if prev, ok := in.last[key]; ok && e.VersionBefore == "" && e.VersionAfter == prev {
+			continue // seen from a client: a write that changed nothing (an undelete of a live row)
+		}
 		if e.VersionAfter != "" {
 			if prev, ok := in.last[key]; ok {
 				a, errA := fakeserver.DecodeVersion(prev)
