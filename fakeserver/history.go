@@ -48,6 +48,8 @@ type Event struct {
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 	// Applied is true when the request changed the table.
 	Applied bool `json:"applied"`
+	// Body is a write's user columns as the server read them (system columns left out).
+	Body map[string]any `json:"body,omitempty"`
 	// Precondition is the versions a write was conditional on: its If-Match (without "*"),
 	// or, for a PATCH without one, the version in its body. A write may apply only when the
 	// row's VersionBefore is one of them.
@@ -90,4 +92,21 @@ func ReadJSONLines(r io.Reader) ([]Event, error) {
 		}
 		events = append(events, e)
 	}
+}
+
+// bodyOf is a write's user columns for the history, numbers as float64 (as encoding/json
+// reads them back), so that the history survives a JSON Lines round trip unchanged.
+func bodyOf(b *body) map[string]any {
+	if len(b.data) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(b.data))
+	for k, v := range b.data {
+		if n, ok := v.(json.Number); ok {
+			f, _ := n.Float64()
+			v = f
+		}
+		out[k] = v
+	}
+	return out
 }

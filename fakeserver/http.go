@@ -399,6 +399,7 @@ func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, op Op) (*requ
 			if req.id != "" && b.hasID && idKey(b.id) != idKey(req.id) {
 				err = badRequest("the body's id %q differs from the URL's %q", b.id, req.id)
 			} else {
+				exchangeOf(r).ev.Body = bodyOf(b)
 				return req, b, true
 			}
 		}

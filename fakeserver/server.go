@@ -263,6 +263,7 @@ func (s *Server) directLocked(ev *Event, op Op, tableName, id string, item map[s
 		if err != nil {
 			return failed(err)
 		}
+		ev.Body = bodyOf(b)
 		return s.insertLocked(ev, tableName, b)
 	}
 	if err := checkID(id); err != nil {
@@ -281,6 +282,7 @@ func (s *Server) directLocked(ev *Event, op Op, tableName, id string, item map[s
 	if err != nil {
 		return failed(err)
 	}
+	ev.Body = bodyOf(b)
 	if b.hasID && idKey(b.id) != idKey(id) {
 		return failed(badRequest("the item's id %q differs from %q", b.id, id))
 	}

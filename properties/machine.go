@@ -72,6 +72,8 @@ type machine struct {
 	finished bool
 	p7       check.Integrity
 	p7mark   int
+	model    *serverModel
+	modelAt  int // the history the model has followed
 }
 
 // Run is the property: one interleaving, drawn by rapid, played and checked. Use it with
@@ -98,7 +100,8 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	if name == "" {
 		name = "counterexample"
 	}
-	m := &machine{cfg: cfg, ctx: context.Background(), strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail")}
+	m := &machine{cfg: cfg, ctx: context.Background(), strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail"),
+		model: newServerModel()}
 	m.sc = &scenarios.Scenario{
 		Name:        name,
 		Description: "Written by the property tests: a failing interleaving, shrunk.",
@@ -445,10 +448,15 @@ func (m *machine) restart(t *rapid.T) {
 	m.judge(t, mark, check.Durable(before, m.snapshot(t, m.names[0])))
 }
 
-// converge heals and settles everyone (P4 and P5 are the session's).
+// converge heals and settles everyone (P4 and P5 are the session's); then the server's rows
+// prune the reference model's branches.
 func (m *machine) converge(t *rapid.T) {
 	m.faults = nil
-	m.play(t, &scenarios.Step{Actor: "converge", Converge: &scenarios.Converge{Rounds: 10}})
+	mark, _ := m.play(t, &scenarios.Step{Actor: "converge", Converge: &scenarios.Converge{Rounds: 10}})
+	if srv := m.sess.Server(); srv != nil {
+		m.followModel(t, mark)
+		m.judge(t, mark, m.model.observe("todoitem", srv.Rows("todoitem")))
+	}
 }
 
 // resolve settles by hand an error a client's last push left (manual and cancel).
@@ -479,6 +487,22 @@ func (m *machine) invariants(t *rapid.T) {
 		m.p7mark = int(events[len(events)-1].Seq)
 	}
 	m.judge(t, 0, m.p7.Feed(events))
+	m.followModel(t, 0)
+}
+
+// followModel feeds the reference model what happened since it last looked.
+func (m *machine) followModel(t *rapid.T, mark int) {
+	if m.sess.Server() == nil {
+		return // against another server: not modelled (the recorder sees only answers)
+	}
+	events := m.sess.Events(m.modelAt)
+	if len(events) > 0 {
+		m.modelAt = int(events[len(events)-1].Seq)
+	}
+	m.model.feed(events)
+	if f, final := m.model.verdict(); final {
+		m.judge(t, mark, f)
+	}
 }
 
 // finish ends the run with the session's end-of-scenario checks.

@@ -401,7 +401,7 @@ func (r *runner) requests(mark int, who string) []check.Request {
 			continue
 		}
 		out = append(out, check.Request{Method: e.Method, Path: e.Path, Table: e.Table, ItemID: e.ItemID, Status: e.Status,
-			Applied: e.Applied, Answered: answered(e), Precondition: e.Precondition})
+			Applied: e.Applied, Answered: Answered(e), Precondition: e.Precondition})
 	}
 	return out
 }
@@ -767,9 +767,9 @@ func (r *runner) resetExternal() error {
 	return nil
 }
 
-// answered reports whether the client got the answer the event records: not when a fault
-// dropped or cut it.
-func answered(e fakeserver.Event) bool {
+// Answered reports whether the client got the answer an event records: not when a fault
+// dropped or cut it, nor when the connection closed with no answer at all.
+func Answered(e fakeserver.Event) bool {
 	if e.Status == 0 {
 		return false
 	}
