@@ -65,7 +65,7 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 		testing.Init()
 		_ = flag.CommandLine.Parse(nil)
 	}
-	restore := setRapidFlags(map[string]string{"rapid.checks": strconv.Itoa(c.ChecksPerRound), "rapid.nofailfile": "true"})
+	restore := SetRapidFlags(map[string]string{"rapid.checks": strconv.Itoa(c.ChecksPerRound), "rapid.nofailfile": "true"})
 	defer restore()
 	start := time.Now()
 	var out Outcome
@@ -101,7 +101,10 @@ func ChecksBeforeFailure(message string) int {
 	return -1
 }
 
-func setRapidFlags(values map[string]string) func() {
+// SetRapidFlags sets rapid's flags (rapid.checks, rapid.seed, rapid.nofailfile,
+// rapid.shrinktime…) and returns how to put them back: for campaigns and tests that drive
+// rapid from code.
+func SetRapidFlags(values map[string]string) func() {
 	old := map[string]string{}
 	for k, v := range values {
 		f := flag.Lookup(k)

@@ -2,7 +2,6 @@ package properties_test
 
 import (
 	"context"
-	"flag"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ const maxChecks = 300
 // failure whenever the runner judges that property. `go test -v` prints the figures
 // BENCHMARKS.md reports.
 func TestMutantsAreCaught(t *testing.T) {
-	restoreFlags := setFlags(map[string]string{"rapid.checks": strconv.Itoa(maxChecks), "rapid.nofailfile": "true",
+	restoreFlags := properties.SetRapidFlags(map[string]string{"rapid.checks": strconv.Itoa(maxChecks), "rapid.nofailfile": "true",
 		"rapid.shrinktime": "5s"})
 	defer restoreFlags()
 	for _, c := range mutantCases {
@@ -81,19 +80,5 @@ func TestMutantsAreCaught(t *testing.T) {
 				t.Fatalf("the counterexample fails without the mutant too: %+v", clean.Failure)
 			}
 		})
-	}
-}
-
-// setFlags sets rapid's flags for the test and returns how to put them back.
-func setFlags(values map[string]string) func() {
-	old := map[string]string{}
-	for k, v := range values {
-		old[k] = flag.Lookup(k).Value.String()
-		_ = flag.Set(k, v)
-	}
-	return func() {
-		for k, v := range old {
-			_ = flag.Set(k, v)
-		}
 	}
 }

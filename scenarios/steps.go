@@ -3,7 +3,6 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -609,4 +608,3 @@ func (r *runner) check(c *Check) error {
 	return nil
 }
 
-var _ = reflect.DeepEqual
