@@ -607,4 +607,3 @@ func (r *runner) check(c *Check) error {
 	}
 	return nil
 }
-
