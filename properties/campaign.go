@@ -31,12 +31,11 @@ type Campaign struct {
 
 // Outcome is what a campaign found.
 type Outcome struct {
-	Stats    Stats
-	Elapsed  time.Duration
-	Failed   bool
-	Message  string // rapid's report of the shrunk failure
-	Seed     uint64 // the seed of the failing round
-	Duration time.Duration
+	Stats   Stats
+	Elapsed time.Duration
+	Failed  bool
+	Message string // rapid's report of the shrunk failure
+	Seed    uint64 // the seed of the failing round
 }
 
 var rapidFlags sync.Mutex

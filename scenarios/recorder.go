@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -159,9 +158,6 @@ func observe(ev *fakeserver.Event, res *http.Response, body []byte) {
 				ev.ItemID, _ = v.(string)
 			}
 		}
-	}
-	if ev.ItemID != "" && ev.Path != "" {
-		ev.ItemID, _ = url.PathUnescape(ev.ItemID)
 	}
 }
 

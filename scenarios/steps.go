@@ -492,11 +492,7 @@ func (r *runner) convergedCheck() error {
 			if err != nil {
 				return fail("the server's rows can be read", "%v", err)
 			}
-			var rows []map[string]any
-			for _, row := range local {
-				rows = append(rows, row)
-			}
-			if err := r.property(check.Converged(name, d.tables[table], rows, server)); err != nil {
+			if err := r.property(check.Converged(name, d.tables[table], local, server)); err != nil {
 				return err
 			}
 		}

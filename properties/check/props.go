@@ -568,8 +568,7 @@ func NoSilentLoss(strategy string, before, after []store.Operation, reqs []Reque
 
 // Durable checks P8: a store closed and opened again holds what it held.
 func Durable(before, after Snapshot) Finding {
-	f := unchanged("P8", before, after, "closing and reopening the store")
-	return f
+	return unchanged("P8", before, after, "closing and reopening the store")
 }
 
 // IncrementalComplete checks P9 after an incremental pull of a whole table: every live server
