@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/conflictlab/conflictlab/client/store"
-	"github.com/conflictlab/conflictlab/properties/check"
+	"github.com/conflictlab/conflictlab/check"
 )
 
 // The reference model of a client's queue: SEMANTICS.md's collapse matrix as a pure function.

@@ -19,7 +19,7 @@ import (
 	"github.com/conflictlab/conflictlab/client/store/memory"
 	"github.com/conflictlab/conflictlab/client/store/sqlite"
 	"github.com/conflictlab/conflictlab/fakeserver"
-	"github.com/conflictlab/conflictlab/properties/check"
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/reports"
 )
 
