@@ -1,13 +1,10 @@
 // Package mutants is a switchboard of deliberate bugs, one rule of the client or the server
-// broken each, for showing that the property checkers catch what they are for. Every switch is
-// off unless a test in this module turns it on; being internal, no user of conflictlab can.
-// The checks cost one atomic load where a rule is enforced.
+// broken each, for showing that the property checkers catch what they are for.
+//
+// The switchboard exists only in builds with the tag "mutants" (go test -tags mutants): the
+// tests that turn a mutant on carry that tag. In every other build, shipped binaries
+// included, On is a constant false that the compiler removes with the broken branch.
 package mutants
-
-import (
-	"fmt"
-	"sync/atomic"
-)
 
 // A Mutant names one broken rule.
 type Mutant string
@@ -35,21 +32,3 @@ const (
 // All lists every mutant.
 var All = []Mutant{SkipPushBeforePull, PullOverwritesPending, PurgeDespitePending, CollapseUpdateDelete,
 	ClientWinsLosesVersion, IgnoreIfMatch, ForgetUpdatedAt, DeletedInQueries}
-
-var active atomic.Pointer[Mutant]
-
-// On reports whether m is the mutant in force.
-func On(m Mutant) bool {
-	p := active.Load()
-	return p != nil && *p == m
-}
-
-// Enable puts m in force for the whole process until the returned function restores the
-// correct code. One mutant at a time: enabling a second while one is on panics, since two
-// tests breaking rules at once would prove nothing.
-func Enable(m Mutant) (restore func()) {
-	if !active.CompareAndSwap(nil, &m) {
-		panic(fmt.Sprintf("mutants: %s is already on", *active.Load()))
-	}
-	return func() { active.Store(nil) }
-}

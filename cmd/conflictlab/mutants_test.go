@@ -1,0 +1,36 @@
+//go:build mutants
+
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/conflictlab/conflictlab/internal/mutants"
+)
+
+// Run with -tags mutants (make test does): a deliberately broken client must make
+// conflictlab fuzz fail with a counterexample that conflictlab run replays.
+var _ = Describe("conflictlab fuzz against a broken client", func() {
+	It("exits 1 with a counterexample that conflictlab run replays", func() {
+		restore := mutants.Enable(mutants.PurgeDespitePending)
+		defer restore()
+		dir := GinkgoT().TempDir()
+		out, _, err := fuzz("--duration", "20s", "--seed", "3", "--strategy", "manual", "--clients", "2", "--out", dir)
+		Expect(err).To(MatchError(errFailed))
+		path := filepath.Join(dir, "counterexample.yaml")
+		Expect(out).To(ContainSubstring("P2 (purge) violated"))
+		Expect(out).To(ContainSubstring("counterexample " + path + "\nreplay: conflictlab run " + path))
+		Expect(path).To(BeARegularFile())
+
+		var runOut bytes.Buffer
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"run", path})
+		cmd.SetOut(&runOut)
+		Expect(cmd.Execute()).To(MatchError(errFailed), "still broken: the replay fails too")
+		Expect(runOut.String()).To(ContainSubstring("property: P2"))
+	})
+})
