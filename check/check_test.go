@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/fakeserver"
-	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/reports"
 )
 

@@ -11,10 +11,10 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/fakeserver"
-	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
 )

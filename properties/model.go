@@ -7,8 +7,8 @@ package properties
 import (
 	"strings"
 
-	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/check"
+	"github.com/conflictlab/conflictlab/client/store"
 )
 
 // The reference model of a client's queue: SEMANTICS.md's collapse matrix as a pure function.

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/check"
+	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
 )

@@ -14,12 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/client/store/memory"
 	"github.com/conflictlab/conflictlab/client/store/sqlite"
 	"github.com/conflictlab/conflictlab/fakeserver"
-	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/reports"
 )
 

@@ -1,10 +1,10 @@
 package scenarios
 
 import (
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/fakeserver"
-	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/reports"
 )
 

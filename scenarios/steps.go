@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/internal/odata"
-	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/reports"
 )
 
