@@ -1,0 +1,398 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/conflictlab/conflictlab/check"
+	"github.com/conflictlab/conflictlab/client"
+	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/client/store/memory"
+	"github.com/conflictlab/conflictlab/client/store/sqlite"
+	"github.com/conflictlab/conflictlab/internal/version"
+)
+
+// Go is the built-in driver: conflictlab's own client (package client) in this process.
+func Go() Driver { return goDriver{} }
+
+type goDriver struct{}
+
+func (goDriver) Info() Info {
+	return Info{Protocol: ProtocolVersion, Driver: "go", SDK: "conflictlab client", Version: version.String(),
+		Capabilities: Capabilities{
+			Strategies: []string{"client-wins", "server-wins", "cancel", "manual"},
+			Options: []string{"pushScope", "collapseUpdateDeleteToTail", "purgePushesFirst", "treatIdenticalAsSuccess",
+				"skippedRowsMoveToken", "pageSize", "maxTries"},
+			Stores:   []string{"memory", "sqlite"},
+			Dialects: []string{"v2", "v1"},
+			Ops:      []string{"insert", "update", "delete", "lookup", "read", "query", "push", "pull", "purge", "resolve"},
+		}}
+}
+
+func (goDriver) Close() error { return nil }
+
+func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
+	var st store.Store
+	switch cfg.Store.Kind {
+	case "", "memory":
+		st = memory.New()
+	case "sqlite":
+		s, err := sqlite.Open(cfg.Store.Path)
+		if err != nil {
+			return nil, &Error{Kind: KindInternal, Message: err.Error(), cause: err}
+		}
+		st = s
+	default:
+		return nil, &Error{Kind: KindUnsupported, Message: fmt.Sprintf("no store %q", cfg.Store.Kind)}
+	}
+	dialect := client.V2
+	if cfg.Dialect == "v1" {
+		dialect = client.V1
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	hc := &http.Client{Timeout: timeout, Transport: cfg.Transport}
+	if hc.Transport == nil {
+		hc.Transport = &http.Transport{}
+	}
+	c, err := client.New(cfg.URL, client.WithDialect(dialect), client.WithInstallationID(cfg.InstallationID), client.WithHTTPClient(hc))
+	if err != nil {
+		_ = st.Close()
+		return nil, &Error{Kind: KindInternal, Message: err.Error(), cause: err}
+	}
+	var h client.Handler
+	switch cfg.Strategy {
+	case "client-wins":
+		var o []client.ClientWinsOption
+		if cfg.Options.MaxTries > 0 {
+			o = append(o, client.MaxTries(cfg.Options.MaxTries))
+		}
+		h = client.ClientWins(o...)
+	case "server-wins":
+		h = client.ServerWins()
+	case "cancel":
+		h = client.CancelPush()
+	case "", "manual":
+	default:
+		_ = st.Close()
+		return nil, &Error{Kind: KindUnsupported, Message: fmt.Sprintf("no strategy %q", cfg.Strategy)}
+	}
+	o := cfg.Options
+	var opts []client.Option
+	if o.PushScope == "table" {
+		opts = append(opts, client.PushTableBeforePull())
+	}
+	if o.CollapseUpdateDeleteToTail {
+		opts = append(opts, client.DeleteAfterUpdateAtTail())
+	}
+	if o.PurgePushesFirst {
+		opts = append(opts, client.PurgePushesFirst())
+	}
+	if o.TreatIdenticalAsSuccess {
+		opts = append(opts, client.TreatIdenticalAsSuccess())
+	}
+	if o.SkippedRowsMoveToken {
+		opts = append(opts, client.SkippedRowsMoveToken())
+	}
+	if o.PageSize > 0 {
+		opts = append(opts, client.PullPageSize(o.PageSize))
+	}
+	sc, err := client.NewSyncContext(c, st, h, opts...)
+	if err != nil {
+		_ = st.Close()
+		return nil, goError(err)
+	}
+	return &goDevice{c: c, hc: hc, st: st, sc: sc}, nil
+}
+
+// goDevice is one SyncContext on its store.
+type goDevice struct {
+	c  *client.Client
+	hc *http.Client
+	st store.Store
+	sc *client.SyncContext
+
+	mu sync.Mutex
+	// lastErrs are the unhandled errors of the last push, which resolve settles; after a
+	// restart (a new device) the store's recorded errors stand in.
+	lastErrs []*client.TableOperationError
+}
+
+// SyncContext is the client under a device of the built-in driver, for Go tests that reach
+// past the protocol (nil for other drivers' devices).
+func SyncContext(d Device) *client.SyncContext {
+	if g, ok := d.(*goDevice); ok {
+		return g.sc
+	}
+	return nil
+}
+
+func (d *goDevice) Insert(ctx context.Context, table string, item Item) (Item, error) {
+	out, err := d.sc.Table(table).Insert(ctx, client.Item(item))
+	return out, goError(err)
+}
+
+func (d *goDevice) Update(ctx context.Context, table string, item Item) (Item, error) {
+	out, err := d.sc.Table(table).Update(ctx, client.Item(item))
+	return out, goError(err)
+}
+
+func (d *goDevice) Delete(ctx context.Context, table string, item Item) error {
+	return goError(d.sc.Table(table).Delete(ctx, client.Item(item)))
+}
+
+func (d *goDevice) Lookup(ctx context.Context, table, id string) (Item, error) {
+	out, err := d.sc.Table(table).Lookup(ctx, id)
+	return out, goError(err)
+}
+
+func (d *goDevice) Read(ctx context.Context, table string, q *Query) ([]Item, error) {
+	cq, err := clientQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.sc.Table(table).Read(ctx, cq)
+	return items(rows), goError(err)
+}
+
+func (d *goDevice) Query(ctx context.Context, table string, q *Query) ([]Item, error) {
+	cq, err := clientQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.c.Table(table).Query(ctx, cq)
+	return items(rows), goError(err)
+}
+
+func (d *goDevice) Push(ctx context.Context, tables ...string) (PushResult, error) {
+	var opts []client.PushOption
+	if len(tables) > 0 {
+		opts = append(opts, client.OnlyTables(tables...))
+	}
+	res, err := d.sc.Push(ctx, opts...)
+	var pf *client.PushFailedError
+	switch {
+	case res != nil:
+		d.remember(res.Errors)
+		return PushResult{Status: statusName(res.Status), Errors: opErrors(res.Errors)}, nil
+	case errors.As(err, &pf):
+		d.remember(pf.Errors)
+		return PushResult{Status: statusName(pf.Status), Errors: opErrors(pf.Errors)}, nil
+	case err != nil:
+		return PushResult{}, goError(err)
+	}
+	return PushResult{Status: StatusComplete}, nil
+}
+
+func (d *goDevice) remember(errs []*client.TableOperationError) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastErrs = errs
+}
+
+func (d *goDevice) Pull(ctx context.Context, table string, q *Query, queryID string) error {
+	cq, err := clientQuery(q)
+	if err != nil {
+		return err
+	}
+	err = d.sc.Table(table).Pull(ctx, cq, queryID)
+	if pf := (*client.PushFailedError)(nil); errors.As(err, &pf) {
+		d.remember(pf.Errors)
+	}
+	return goError(err)
+}
+
+func (d *goDevice) Purge(ctx context.Context, table string, q *Query, queryID string, force bool) error {
+	cq, err := clientQuery(q)
+	if err != nil {
+		return err
+	}
+	err = d.sc.Table(table).Purge(ctx, cq, queryID, force)
+	if pf := (*client.PushFailedError)(nil); errors.As(err, &pf) {
+		d.remember(pf.Errors)
+	}
+	return goError(err)
+}
+
+func (d *goDevice) Errors(ctx context.Context) ([]OpError, error) {
+	errs, err := d.sc.OperationErrors(ctx)
+	if err != nil {
+		return nil, goError(err)
+	}
+	return opErrors(errs), nil
+}
+
+func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item) error {
+	d.mu.Lock()
+	errs := d.lastErrs
+	d.mu.Unlock()
+	if len(errs) == 0 {
+		stored, err := d.sc.OperationErrors(ctx)
+		if err != nil {
+			return goError(err)
+		}
+		errs = stored
+	}
+	var target *client.TableOperationError
+	for _, e := range errs {
+		if strings.EqualFold(e.Table, table) && strings.EqualFold(e.ItemID, id) {
+			target = e
+		}
+	}
+	if target == nil {
+		return &Error{Kind: KindNotFound, Message: fmt.Sprintf("no unhandled error for %s/%s", table, id)}
+	}
+	switch how {
+	case "cancel-and-discard":
+		return goError(target.CancelAndDiscardItem(ctx))
+	case "cancel-and-update":
+		return goError(target.CancelAndUpdateItem(ctx, client.Item(item)))
+	case "update-operation":
+		return goError(target.UpdateOperation(ctx, client.Item(item)))
+	}
+	return &Error{Kind: KindUnsupported, Message: fmt.Sprintf("no resolution %q", how)}
+}
+
+func (d *goDevice) Snapshot(ctx context.Context, tables []string) (check.Snapshot, error) {
+	snap, err := check.Take(ctx, d.st, tables)
+	if err != nil {
+		return snap, &Error{Kind: KindInternal, Message: "reading the store: " + err.Error(), cause: err}
+	}
+	return snap, nil
+}
+
+func (d *goDevice) Close(context.Context) error {
+	d.hc.CloseIdleConnections()
+	if err := d.st.Close(); err != nil {
+		return &Error{Kind: KindInternal, Message: "closing the store: " + err.Error(), cause: err}
+	}
+	return nil
+}
+
+// clientQuery turns a scenario's query into the client's; nil for none.
+func clientQuery(q *Query) (*client.Query, error) {
+	if q == nil {
+		return nil, nil
+	}
+	cq := client.NewQuery()
+	if q.Filter != "" {
+		cq = cq.Where(q.Filter)
+	}
+	if q.OrderBy != "" {
+		for _, part := range strings.Split(q.OrderBy, ",") {
+			fields := strings.Fields(part)
+			switch {
+			case len(fields) == 1 || len(fields) == 2 && strings.EqualFold(fields[1], "asc"):
+				cq = cq.OrderBy(fields[0])
+			case len(fields) == 2 && strings.EqualFold(fields[1], "desc"):
+				cq = cq.OrderByDesc(fields[0])
+			default:
+				return nil, &Error{Kind: KindInvalidQuery, Message: fmt.Sprintf("orderby %q: want column [asc|desc], comma-separated", q.OrderBy)}
+			}
+		}
+	}
+	if q.Top != nil {
+		cq = cq.Top(*q.Top)
+	}
+	if q.Skip != nil {
+		cq = cq.Skip(*q.Skip)
+	}
+	return cq, goError(cq.Err())
+}
+
+func items(rows []client.Item) []Item {
+	if rows == nil {
+		return nil
+	}
+	out := make([]Item, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return out
+}
+
+// statusName renders a push status as the protocol names it: CancelledByNetworkError is
+// cancelled-by-network-error.
+func statusName(s client.PushStatus) string {
+	var b strings.Builder
+	for i, c := range s.String() {
+		if c >= 'A' && c <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func opErrors(errs []*client.TableOperationError) []OpError {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]OpError, len(errs))
+	for i, e := range errs {
+		out[i] = OpError{Table: e.Table, ItemID: e.ItemID, Kind: string(e.Kind), Status: e.Status, Message: e.Message,
+			Item: e.Item, ServerItem: e.ServerItem}
+	}
+	return out
+}
+
+// goKinds says, in order of precedence, which kind a client error is: the first that
+// matches is its kind.
+var goKinds = []struct {
+	kind string
+	is   error
+}{
+	{KindPushCancelled, client.ErrPushCancelled},
+	{KindPushFailed, client.ErrPushFailed},
+	{KindNetwork, client.ErrNetwork},
+	{KindAuth, client.ErrAuthentication},
+	{KindPurgePendingChanges, client.ErrPurgePendingChanges},
+	{KindInvalidOperation, client.ErrInvalidOperation},
+	{KindInvalidQuery, client.ErrInvalidQuery},
+	{KindNotFound, client.ErrNotFound},
+	{KindConflict, client.ErrConflict},
+	{KindConflict, client.ErrPreconditionFailed},
+	{KindBadResponse, client.ErrBadResponse},
+}
+
+// goError is a client error as a driver error: its kind, HTTP status, and for a push that
+// failed under a pull or purge, that push's status and errors.
+func goError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return err
+	}
+	e := &Error{Kind: KindInternal, Message: err.Error(), cause: err}
+	for _, k := range goKinds {
+		if errors.Is(err, k.is) {
+			e.Kind = k.kind
+			break
+		}
+	}
+	var pf *client.PushFailedError
+	var he *client.HTTPError
+	switch {
+	case errors.As(err, &pf):
+		e.PushStatus = statusName(pf.Status)
+		e.Errors = opErrors(pf.Errors)
+	case errors.As(err, &he):
+		e.Status = he.Status
+		if e.Kind == KindInternal {
+			e.Kind = KindHTTP
+		}
+	}
+	return e
+}
