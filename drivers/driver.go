@@ -335,3 +335,10 @@ func Matches(err error, kind string) bool {
 	}
 	return false
 }
+
+// Validate reports whether the query can be sent: a filter that parses, an order of
+// "column [asc|desc]" terms, a top and skip that are not negative.
+func (q *Query) Validate() error {
+	_, err := clientQuery(q)
+	return err
+}

@@ -396,3 +396,7 @@ func goError(err error) error {
 	}
 	return e
 }
+
+// FromClientError is an error of package client as a driver error (nil stays nil): for Go
+// code that drives the client itself, such as the scenario runner's other writer.
+func FromClientError(err error) error { return goError(err) }

@@ -2,7 +2,6 @@ package properties
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +11,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/conflictlab/conflictlab/check"
-	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
@@ -112,7 +111,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	}
 	for i := range n {
 		c := &scenarios.ClientSpec{Name: fmt.Sprintf("c%d", i), Store: "memory",
-			Options: scenarios.ClientOptions{CollapseUpdateDeleteToTail: m.tail, PageSize: 2}}
+			Options: scenarios.ClientOptions{Options: drivers.Options{CollapseUpdateDeleteToTail: m.tail, PageSize: 2}}}
 		if i == 0 && cfg.SQLite {
 			c.Store = "sqlite"
 		}
@@ -230,7 +229,7 @@ func (m *machine) item(t *rapid.T) map[string]any {
 }
 
 func (m *machine) snapshot(t *rapid.T, name string) check.Snapshot {
-	snap, err := check.Take(m.ctx, m.sess.Store(name), []string{"todoitem"})
+	snap, err := m.sess.Device(name).Snapshot(m.ctx, []string{"todoitem"})
 	if err != nil {
 		t.Fatalf("reading %s's store: %v", name, err)
 	}
@@ -252,7 +251,7 @@ func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
 	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: "todoitem", Item: item}})
 	after := m.snapshot(t, name)
 	m.judge(t, mark, check.Queue(fmt.Sprintf("%s's %s of %s", name, op, id), entries(want), check.Entries(after.Ops),
-		wantFail, errors.Is(err, client.ErrInvalidOperation)))
+		wantFail, drivers.KindOf(err) == drivers.KindInvalidOperation))
 }
 
 // push pushes one client's queue, judged by P6 (P5 is the session's).
@@ -280,10 +279,7 @@ func (m *machine) pull(t *rapid.T) {
 	if !incremental || err != nil || m.sess.Server() == nil {
 		return
 	}
-	token, terr := m.sess.Sync(name).DeltaToken(m.ctx, "todoitem", "all")
-	if terr != nil {
-		t.Fatalf("reading %s's delta token: %v", name, terr)
-	}
+	token := after.Config["deltaToken|todoitem|all"]
 	if token == "" {
 		return // nothing pulled yet: nothing is below the token
 	}
@@ -343,7 +339,7 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 		case <-time.After(50 * time.Microsecond):
 		}
 	}
-	stored, err := m.sess.Sync(name).Table("todoitem").Update(m.ctx, item)
+	stored, err := m.sess.Device(name).Update(m.ctx, "todoitem", item)
 	failure := <-done
 	write := &scenarios.Step{Index: len(m.sc.Steps) + 1, Actor: name, Op: &scenarios.Op{Op: "update", Table: "todoitem", Item: item}}
 	write.Expect = scenarios.ExpectOutcome(write, err)
@@ -358,7 +354,7 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 	after := m.snapshot(t, name)
 	pullErr := m.sess.LastError()
 	m.judge(t, mark, check.PushBeforePull(check.PullObs{Table: "todoitem", Before: before, After: after,
-		Requests: m.sess.Requests(mark, name), PushFailed: errors.Is(pullErr, client.ErrPushFailed), Failed: pullErr != nil,
+		Requests: m.sess.Requests(mark, name), PushFailed: drivers.Matches(pullErr, drivers.KindPushFailed), Failed: pullErr != nil,
 		During: map[string]map[string]any{item["id"].(string): stored}}))
 }
 
@@ -462,7 +458,7 @@ func (m *machine) converge(t *rapid.T) {
 // resolve settles by hand an error a client's last push left (manual and cancel).
 func (m *machine) resolve(t *rapid.T) {
 	name := m.client(t)
-	errs, err := m.sess.Sync(name).OperationErrors(m.ctx)
+	errs, err := m.sess.Device(name).Errors(m.ctx)
 	if err != nil {
 		t.Fatalf("reading %s's errors: %v", name, err)
 	}

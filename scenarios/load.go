@@ -653,7 +653,7 @@ func (l *loader) op(actor field, ops map[string][]string, who string) (*Op, erro
 				*dst = &v
 			}
 		}
-		if _, err := buildQuery(op.Query); err != nil {
+		if err := op.Query.Validate(); err != nil {
 			return nil, l.errAt(f.val, "query: %v", err)
 		}
 	}

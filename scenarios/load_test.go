@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/scenarios"
 )
@@ -68,7 +69,7 @@ steps:
 				{"id": "e1", "text": "Buy eggs", "n": 3.0, "done": false}}}}}))
 		Expect(sc.Clients).To(HaveLen(2))
 		Expect(*sc.Clients[0]).To(Equal(scenarios.ClientSpec{Name: "phone", Store: "sqlite", Strategy: "server-wins",
-			Options: scenarios.ClientOptions{PushScope: "table", TreatIdenticalAsSuccess: true, PageSize: 5, TimeoutMs: 200}}))
+			Options: scenarios.ClientOptions{Options: drivers.Options{PushScope: "table", TreatIdenticalAsSuccess: true, PageSize: 5}, TimeoutMs: 200}}))
 		Expect(*sc.Clients[1]).To(Equal(scenarios.ClientSpec{Name: "tablet", Store: "memory"}))
 		Expect(sc.Steps).To(HaveLen(10))
 		Expect(sc.Steps[0].Op.Query.Filter).To(Equal("done eq false"))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 )
 
@@ -65,20 +66,17 @@ type ClientSpec struct {
 	// Strategy is the client's own strategy; "" takes the scenario's (or manual).
 	Strategy string
 	// Store is memory or sqlite.
-	Store   string
+	Store string
+	// Client names the driver of this device ("go", "js", or a command); "" takes the run's.
+	Client  string
 	Options ClientOptions
 }
 
-// ClientOptions are SEMANTICS.md's options, as a scenario names them.
+// ClientOptions are SEMANTICS.md's options, as a scenario names them, and the client's
+// HTTP timeout.
 type ClientOptions struct {
-	PushScope                  string // context (default) or table
-	CollapseUpdateDeleteToTail bool
-	PurgePushesFirst           bool
-	TreatIdenticalAsSuccess    bool
-	SkippedRowsMoveToken       bool
-	PageSize                   int
-	MaxTries                   int // client-wins retries
-	TimeoutMs                  int // the client's HTTP timeout
+	drivers.Options
+	TimeoutMs int // the client's HTTP timeout
 }
 
 // Step is one line of the script.
@@ -112,12 +110,7 @@ type Op struct {
 }
 
 // Query is a scenario's query: a filter and order in OData, top and skip.
-type Query struct {
-	Filter  string
-	OrderBy string
-	Top     *int
-	Skip    *int
-}
+type Query = drivers.Query
 
 // Converge settles every client with the server.
 type Converge struct {

@@ -16,9 +16,7 @@ import (
 
 	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
-	"github.com/conflictlab/conflictlab/client/store"
-	"github.com/conflictlab/conflictlab/client/store/memory"
-	"github.com/conflictlab/conflictlab/client/store/sqlite"
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
 )
@@ -36,7 +34,13 @@ type Options struct {
 	// InMemory serves the embedded server through its in-memory transport instead of a
 	// loopback socket: the same answers, much faster. Go's HTTP transport retries a GET once
 	// when a kept-alive connection closes before the answer; in memory nothing is retried.
+	// Only the built-in Go client can use it; with another client the server listens.
 	InMemory bool
+	// Client is the client under test for every device that does not name its own: "go"
+	// (the default, conflictlab's own), "js", or a driver's command line (docs/drivers.md).
+	Client string
+	// Drivers finds a client's driver by name; nil: drivers.Lookup.
+	Drivers func(name string) (drivers.Factory, error)
 }
 
 // Runs lists the strategies a scenario is played under: its strategies, or one run ("")
@@ -77,7 +81,10 @@ func Start(ctx context.Context, sc *Scenario, strategy string, opts Options) *Se
 		res: reports.Result{Scenario: sc.Name, File: sc.File, Description: sc.Description, Labels: sc.Labels,
 			Strategy: strategy, Status: reports.Passed}}
 	err := s.guard(s.r.setUp)
-	if err != nil {
+	switch {
+	case s.r.skip != "":
+		s.res.Status, s.res.Reason = reports.Skipped, s.r.skip
+	case err != nil:
 		s.res.Status = reports.Failed
 		s.res.Failure = &reports.Failure{What: "setting up the server and clients", Expectation: "a working setup", Got: err.Error()}
 	}
@@ -98,7 +105,7 @@ func (s *Session) guard(fn func() error) (err error) {
 // Do plays one step (unless the strategy or the server rules it out) and returns the failure
 // it caused, nil if none. After a failure the session plays nothing more.
 func (s *Session) Do(st *Step) *reports.Failure {
-	if s.res.Status == reports.Failed || s.done || !st.runsUnder(s.r.strategy) {
+	if s.res.Status != reports.Passed || s.done || !st.runsUnder(s.r.strategy) {
 		return nil
 	}
 	if reason := s.r.cannotRun(st); reason != "" {
@@ -107,7 +114,12 @@ func (s *Session) Do(st *Step) *reports.Failure {
 	}
 	s.res.Steps++
 	mark := s.r.mark()
-	if err := s.guard(func() error { return s.r.step(st) }); err != nil {
+	err := s.guard(func() error { return s.r.step(st) })
+	switch {
+	case s.r.skip != "":
+		// The client cannot express the step: the run says nothing about it.
+		s.res.Status, s.res.Reason = reports.Skipped, s.r.skip
+	case err != nil:
 		s.res.Status = reports.Failed
 		s.res.Failure = s.r.failure(st, mark, err)
 		return s.res.Failure
@@ -115,19 +127,26 @@ func (s *Session) Do(st *Step) *reports.Failure {
 	return nil
 }
 
+// Skipped is why the session stopped without a verdict ("" while it has not): the client
+// cannot do what the scenario asks.
+func (s *Session) Skipped() string { return s.r.skip }
+
 // Finish runs the end-of-scenario checks, closes everything and returns the result.
 func (s *Session) Finish() reports.Result {
 	if s.done {
 		return s.res
 	}
 	s.done = true
-	if s.res.Status != reports.Failed {
+	if s.res.Status == reports.Passed {
 		if err := s.guard(s.r.finish); err != nil {
 			s.res.Status = reports.Failed
 			s.res.Failure = s.r.failure(nil, 0, err)
 		}
 	}
 	s.r.close()
+	if s.r.skip != "" && s.res.Status == reports.Passed {
+		s.res.Status, s.res.Reason = reports.Skipped, s.r.skip
+	}
 	s.res.Duration = time.Since(s.start)
 	s.res.Properties = s.r.tally.Results()
 	s.res.SkippedSteps = s.r.skipped
@@ -159,11 +178,14 @@ type runner struct {
 	reader   *client.Client // the runner's own reads of an external server, not recorded
 	dialect  client.Dialect
 	devices  map[string]*device
+	drivers  map[string]drivers.Driver // by client name
 	tally    check.Tally
 	skipped  []reports.SkippedStep
 	dir      string
 	tempDir  bool
 	hc       []*http.Client
+	// skip, once set, is why the run says nothing: the client cannot do what it asks.
+	skip string
 	// lenient plays steps without judging their expectations (the properties still are):
 	// for a property test that learns each step's outcome and writes it down. lastErr is the
 	// last op's own error.
@@ -171,24 +193,26 @@ type runner struct {
 	lastErr error
 }
 
-// device is one client of the scenario with its store.
+// device is one client of the scenario: a device of its driver, on its store.
 type device struct {
 	spec     *ClientSpec
 	strategy string
-	store    store.Store
-	path     string
-	c        *client.Client
-	sc       *client.SyncContext
+	client   string // the driver's name
+	cfg      drivers.DeviceConfig
+	dev      drivers.Device
 	// tables are the tables it has written to or pulled, lower-case → as named.
 	tables map[string]string
 	// lastErrs are the unhandled errors its last push left.
-	lastErrs []*client.TableOperationError
+	lastErrs []drivers.OpError
 }
 
 func (r *runner) setUp() error {
 	r.dialect = client.V2
 	if r.sc.Server.Dialect == fakeserver.V1 {
 		r.dialect = client.V1
+	}
+	if err := r.startDrivers(); err != nil || r.skip != "" {
+		return err
 	}
 	if r.opts.ServerURL == "" {
 		seed := r.sc.Server.Seed
@@ -204,7 +228,7 @@ func (r *runner) setUp() error {
 			return err
 		}
 		r.srv = srv
-		if r.opts.InMemory {
+		if r.inMemory() {
 			r.url = "http://conflictlab.invalid"
 		} else {
 			r.ts = srv.Start()
@@ -241,23 +265,100 @@ func (r *runner) setUp() error {
 		}
 	}
 	for _, spec := range r.sc.Clients {
-		d := &device{spec: spec, tables: map[string]string{}, strategy: spec.Strategy}
+		d := r.devices[spec.Name]
+		if spec.Store == "sqlite" {
+			d.cfg.Store.Path = filepath.Join(r.dir, r.sc.Name+"-"+r.strategy+"-"+spec.Name+".db")
+			_ = os.Remove(d.cfg.Store.Path)
+		}
+		if err := r.open(d); err != nil {
+			return fmt.Errorf("client %s: %w", spec.Name, err)
+		}
+	}
+	return nil
+}
+
+// clientOf is the driver name of a device.
+func (r *runner) clientOf(spec *ClientSpec) string {
+	switch {
+	case spec.Client != "":
+		return spec.Client
+	case r.opts.Client != "":
+		return r.opts.Client
+	}
+	return "go"
+}
+
+// startDrivers starts the driver of every client the scenario's devices use and checks
+// that each can do what its devices need; a client that cannot makes the run skipped.
+func (r *runner) startDrivers() error {
+	r.drivers = map[string]drivers.Driver{}
+	lookup := r.opts.Drivers
+	if lookup == nil {
+		lookup = drivers.Lookup
+	}
+	for _, spec := range r.sc.Clients {
+		d := &device{spec: spec, tables: map[string]string{}, strategy: spec.Strategy, client: r.clientOf(spec)}
 		if d.strategy == "" {
 			d.strategy = r.strategy
 		}
 		if d.strategy == "" {
 			d.strategy = "manual"
 		}
-		if spec.Store == "sqlite" {
-			d.path = filepath.Join(r.dir, r.sc.Name+"-"+r.strategy+"-"+spec.Name+".db")
-			_ = os.Remove(d.path)
-		}
-		if err := r.open(d); err != nil {
-			return fmt.Errorf("client %s: %w", spec.Name, err)
-		}
 		r.devices[spec.Name] = d
+		drv, ok := r.drivers[d.client]
+		if !ok {
+			factory, err := lookup(d.client)
+			if err != nil {
+				return err
+			}
+			if drv, err = factory(r.ctx); err != nil {
+				return fmt.Errorf("client %s: %w", d.client, err)
+			}
+			r.drivers[d.client] = drv
+		}
+		if lack := drv.Info().Capabilities.Lacks(r.needs(d)); lack != "" {
+			r.skip = fmt.Sprintf("%s: %s: %s", spec.Name, drv.Info(), lack)
+			return nil
+		}
 	}
 	return nil
+}
+
+// needs is what a device asks of its client: its strategy, options and store, the server's
+// dialect, and the ops of its steps.
+func (r *runner) needs(d *device) drivers.Needs {
+	store := d.spec.Store
+	if store == "" {
+		store = "memory"
+	}
+	n := drivers.Needs{Strategies: []string{d.strategy}, Options: d.spec.Options.Names(), Stores: []string{store},
+		Dialects: []string{string(r.sc.Server.Dialect)}}
+	if n.Dialects[0] == "" {
+		n.Dialects[0] = "v2"
+	}
+	for _, st := range r.sc.Steps {
+		if st.Actor == d.spec.Name && st.runsUnder(r.strategy) && st.Op.Op != "restart" {
+			n.Ops = append(n.Ops, st.Op.Op)
+		}
+		if st.Actor == "converge" {
+			n.Ops = append(n.Ops, "push", "pull")
+		}
+	}
+	return n
+}
+
+// inMemory reports whether the embedded server is served without a socket: only when asked
+// and every device uses the built-in client.
+func (r *runner) inMemory() bool {
+	if !r.opts.InMemory {
+		return false
+	}
+	for _, d := range r.devices {
+		if d.client != "go" {
+			return false
+		}
+	}
+	return true
 }
 
 // The installation ids of the runner's own clients of an external server. The server actor's
@@ -268,7 +369,24 @@ const (
 	runnerReader = "conflictlab-runner"
 )
 
-// newClient makes an HTTP client of the server under a name (its installation id).
+// transport is what carries a client's requests of the server: the embedded server's
+// in-memory transport, a recorder in front of an external server, or nil (a plain one).
+func (r *runner) transport(name string) http.RoundTripper {
+	var t http.RoundTripper
+	if r.inMemory() && r.srv != nil {
+		t = r.srv.Transport()
+	}
+	if r.rec != nil && name != runnerReader {
+		if t == nil {
+			t = &http.Transport{}
+		}
+		t = r.rec.wrap(name, t)
+	}
+	return t
+}
+
+// newClient makes the runner's own HTTP client of the server under a name (its
+// installation id): the server actor, and the reader of an external server.
 func (r *runner) newClient(name string, timeoutMs int) (*client.Client, error) {
 	timeout := r.opts.Timeout
 	if timeout == 0 {
@@ -277,12 +395,9 @@ func (r *runner) newClient(name string, timeoutMs int) (*client.Client, error) {
 	if timeoutMs > 0 {
 		timeout = time.Duration(timeoutMs) * time.Millisecond
 	}
-	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{}}
-	if r.opts.InMemory && r.srv != nil {
-		hc.Transport = r.srv.Transport()
-	}
-	if r.rec != nil && name != runnerReader {
-		hc.Transport = r.rec.wrap(name, hc.Transport)
+	hc := &http.Client{Timeout: timeout, Transport: r.transport(name)}
+	if hc.Transport == nil {
+		hc.Transport = &http.Transport{}
 	}
 	r.hc = append(r.hc, hc)
 	return client.New(r.url, client.WithDialect(r.dialect), client.WithInstallationID(name), client.WithHTTPClient(hc))
@@ -290,64 +405,49 @@ func (r *runner) newClient(name string, timeoutMs int) (*client.Client, error) {
 
 // open (re)opens a device on its store.
 func (r *runner) open(d *device) error {
-	if d.store == nil || d.path != "" {
-		if d.path != "" {
-			s, err := sqlite.Open(d.path)
-			if err != nil {
-				return err
-			}
-			d.store = s
-		} else {
-			d.store = memory.New()
-		}
+	timeout := r.opts.Timeout
+	if d.spec.Options.TimeoutMs > 0 {
+		timeout = time.Duration(d.spec.Options.TimeoutMs) * time.Millisecond
 	}
-	c, err := r.newClient(d.spec.Name, d.spec.Options.TimeoutMs)
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	store := d.spec.Store
+	if store == "" {
+		store = "memory"
+	}
+	dialect := "v2"
+	if r.dialect == client.V1 {
+		dialect = "v1"
+	}
+	d.cfg = drivers.DeviceConfig{Name: d.spec.Name, URL: r.url, Dialect: dialect, InstallationID: d.spec.Name,
+		Store: drivers.StoreConfig{Kind: store, Path: d.cfg.Store.Path}, Strategy: d.strategy, Options: d.spec.Options.Options,
+		Timeout: timeout, Transport: r.transport(d.spec.Name)}
+	dev, err := r.drivers[d.client].Open(r.ctx, d.cfg)
 	if err != nil {
-		return err
+		return r.driverError(err)
 	}
-	var h client.Handler
-	switch d.strategy {
-	case "client-wins":
-		var o []client.ClientWinsOption
-		if d.spec.Options.MaxTries > 0 {
-			o = append(o, client.MaxTries(d.spec.Options.MaxTries))
-		}
-		h = client.ClientWins(o...)
-	case "server-wins":
-		h = client.ServerWins()
-	case "cancel":
-		h = client.CancelPush()
+	d.dev = dev
+	return nil
+}
+
+// driverError notes an error that says the client cannot do what was asked: the run is
+// then skipped, with the client's words as the reason.
+func (r *runner) driverError(err error) error {
+	if drivers.IsUnsupported(err) && r.skip == "" {
+		r.skip = err.Error()
 	}
-	o := d.spec.Options
-	var opts []client.Option
-	if o.PushScope == "table" {
-		opts = append(opts, client.PushTableBeforePull())
-	}
-	if o.CollapseUpdateDeleteToTail {
-		opts = append(opts, client.DeleteAfterUpdateAtTail())
-	}
-	if o.PurgePushesFirst {
-		opts = append(opts, client.PurgePushesFirst())
-	}
-	if o.TreatIdenticalAsSuccess {
-		opts = append(opts, client.TreatIdenticalAsSuccess())
-	}
-	if o.SkippedRowsMoveToken {
-		opts = append(opts, client.SkippedRowsMoveToken())
-	}
-	if o.PageSize > 0 {
-		opts = append(opts, client.PullPageSize(o.PageSize))
-	}
-	d.c = c
-	d.sc, err = client.NewSyncContext(c, d.store, h, opts...)
 	return err
 }
 
 func (r *runner) close() {
-	for _, d := range r.devices {
-		if d.store != nil {
-			_ = d.store.Close()
+	for _, name := range sortedNames(r.devices) {
+		if d := r.devices[name]; d.dev != nil {
+			_ = d.dev.Close(context.WithoutCancel(r.ctx))
 		}
+	}
+	for _, drv := range r.drivers {
+		_ = drv.Close()
 	}
 	if r.srv != nil {
 		r.srv.Faults().Reset()
@@ -610,45 +710,40 @@ func (r *runner) serverWrite(op, table string, item map[string]any, id string) e
 	return err
 }
 
-// pushStatusName renders a push status as a scenario names it.
-func pushStatusName(s client.PushStatus) string {
-	name := s.String()
-	var b strings.Builder
-	for i, c := range name {
-		if c >= 'A' && c <= 'Z' {
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			c += 'a' - 'A'
-		}
-		b.WriteRune(c)
+// actorError is an error of the server actor (another writer) as a driver error, so that a
+// step's expect reads it like any client's: a direct write into the embedded server fails
+// with the fake server's error, a write through the table API with the client's.
+func actorError(err error) error {
+	var fe *fakeserver.Error
+	if !errors.As(err, &fe) {
+		return drivers.FromClientError(err)
 	}
-	return b.String()
+	kind := drivers.KindHTTP
+	switch fe.Status {
+	case http.StatusNotFound:
+		kind = drivers.KindNotFound
+	case http.StatusConflict, http.StatusPreconditionFailed:
+		kind = drivers.KindConflict
+	}
+	return &drivers.Error{Kind: kind, Message: fe.Error(), Status: fe.Status}
 }
 
-// errorKinds says, for each kind an expect can name, whether an error is of that kind.
-var errorKinds = map[string]func(error) bool{
-	"invalid-operation":     is(client.ErrInvalidOperation),
-	"invalid-query":         is(client.ErrInvalidQuery),
-	"push-failed":           is(client.ErrPushFailed),
-	"push-cancelled":        is(client.ErrPushCancelled),
-	"network":               is(client.ErrNetwork),
-	"auth":                  is(client.ErrAuthentication),
-	"purge-pending-changes": is(client.ErrPurgePendingChanges),
-	"not-found":             func(err error) bool { return is(client.ErrNotFound)(err) || is(fakeserver.ErrNotFound)(err) },
-	"conflict": func(err error) bool {
-		return is(client.ErrConflict)(err) || is(client.ErrPreconditionFailed)(err) ||
-			is(fakeserver.ErrConflict)(err) || is(fakeserver.ErrPreconditionFailed)(err)
-	},
-	"bad-response": is(client.ErrBadResponse),
-	"http": func(err error) bool {
-		var he *client.HTTPError
-		var fe *fakeserver.Error
-		return errors.As(err, &he) || errors.As(err, &fe)
-	},
+// pushError is the error a push step fails with when its push did not complete cleanly:
+// push-cancelled or push-failed, with the push's status and errors.
+func pushError(res drivers.PushResult) error {
+	if res.Complete() {
+		return nil
+	}
+	kind := drivers.KindPushFailed
+	if res.Status == drivers.StatusCancelledByOperation {
+		kind = drivers.KindPushCancelled
+	}
+	msg := "the push ended " + res.Status
+	if len(res.Errors) > 0 {
+		msg += fmt.Sprintf(" with %d unhandled operation error(s)", len(res.Errors))
+	}
+	return &drivers.Error{Kind: kind, Message: msg, PushStatus: res.Status, Errors: res.Errors}
 }
-
-func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
 
 // ExpectOutcome is the expect that pins an outcome a step had: nothing for a success; for a
 // push that ended with a push error, its status; otherwise the most specific kind of the
@@ -658,12 +753,12 @@ func ExpectOutcome(st *Step, err error) *Expect {
 	if err == nil {
 		return nil
 	}
-	var pf *client.PushFailedError
-	if st.Op != nil && st.Op.Op == "push" && errors.As(err, &pf) {
-		return &Expect{Status: pushStatusName(pf.Status)}
+	var de *drivers.Error
+	if st.Op != nil && st.Op.Op == "push" && errors.As(err, &de) && de.PushStatus != "" {
+		return &Expect{Status: de.PushStatus}
 	}
 	for _, kind := range ErrorKinds {
-		if match := errorKinds[kind]; match != nil && match(err) {
+		if drivers.Matches(err, kind) {
 			return &Expect{Error: kind}
 		}
 	}
@@ -672,9 +767,15 @@ func ExpectOutcome(st *Step, err error) *Expect {
 
 // expectError judges a step's error against its expect: an expected kind must be the error;
 // otherwise the step must succeed, except that a push whose expect names its status or errors
-// may end as a *PushFailedError.
+// may end as a push error.
 func (r *runner) expectError(st *Step, err error) error {
 	r.lastErr = err
+	if r.driverError(err); r.skip != "" {
+		return err
+	}
+	if drivers.KindOf(err) == drivers.KindDriver {
+		return fail("the client's driver works", "%v", err)
+	}
 	if r.lenient {
 		return nil
 	}
@@ -683,7 +784,7 @@ func (r *runner) expectError(st *Step, err error) error {
 		if err == nil {
 			return fail("the step fails with "+ex.Error, "it succeeded")
 		}
-		if ex.Error != "any" && !errorKinds[ex.Error](err) {
+		if !drivers.Matches(err, ex.Error) {
 			return fail("the step fails with "+ex.Error, "it failed with: %v", err)
 		}
 		return nil
@@ -691,8 +792,8 @@ func (r *runner) expectError(st *Step, err error) error {
 	if err == nil {
 		return nil
 	}
-	var pf *client.PushFailedError
-	if ex != nil && (ex.Status != "" || ex.HasErrors) && errors.As(err, &pf) {
+	var de *drivers.Error
+	if ex != nil && (ex.Status != "" || ex.HasErrors) && errors.As(err, &de) && de.PushStatus != "" {
 		return nil
 	}
 	return fail("the step succeeds", "it failed: %v", err)

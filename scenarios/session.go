@@ -2,8 +2,7 @@ package scenarios
 
 import (
 	"github.com/conflictlab/conflictlab/check"
-	"github.com/conflictlab/conflictlab/client"
-	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
 )
@@ -22,11 +21,8 @@ func (s *Session) LastError() error { return s.r.lastErr }
 // Server is the embedded server; nil against an external one.
 func (s *Session) Server() *fakeserver.Server { return s.r.srv }
 
-// Store is a client's store (a new one after each restart on SQLite).
-func (s *Session) Store(name string) store.Store { return s.r.devices[name].store }
-
-// Sync is a client's sync context.
-func (s *Session) Sync(name string) *client.SyncContext { return s.r.devices[name].sc }
+// Device is a client's device (a new one after each restart).
+func (s *Session) Device(name string) drivers.Device { return s.r.devices[name].dev }
 
 // Tables lists the tables a client has written to or pulled.
 func (s *Session) Tables(name string) []string {

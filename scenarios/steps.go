@@ -8,48 +8,20 @@ import (
 	"time"
 
 	"github.com/conflictlab/conflictlab/check"
-	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/internal/odata"
 	"github.com/conflictlab/conflictlab/reports"
 )
-
-// buildQuery turns a scenario's query into the client's; nil for none.
-func buildQuery(q *Query) (*client.Query, error) {
-	if q == nil {
-		return nil, nil
-	}
-	cq := client.NewQuery()
-	if q.Filter != "" {
-		cq = cq.Where(q.Filter)
-	}
-	if q.OrderBy != "" {
-		for _, part := range strings.Split(q.OrderBy, ",") {
-			fields := strings.Fields(part)
-			switch {
-			case len(fields) == 1 || len(fields) == 2 && strings.EqualFold(fields[1], "asc"):
-				cq = cq.OrderBy(fields[0])
-			case len(fields) == 2 && strings.EqualFold(fields[1], "desc"):
-				cq = cq.OrderByDesc(fields[0])
-			default:
-				return nil, fmt.Errorf("orderby %q: want column [asc|desc], comma-separated", q.OrderBy)
-			}
-		}
-	}
-	if q.Top != nil {
-		cq = cq.Top(*q.Top)
-	}
-	if q.Skip != nil {
-		cq = cq.Skip(*q.Skip)
-	}
-	return cq, cq.Err()
-}
 
 func (r *runner) step(st *Step) error {
 	r.lastErr = nil
 	switch st.Actor {
 	case "server":
 		err := r.serverWrite(st.Op.Op, st.Op.Table, st.Op.Item, st.Op.ID)
+		if err != nil {
+			err = actorError(err)
+		}
 		return r.expectError(st, err)
 	case "fault":
 		if _, err := r.srv.Faults().Add(*st.Fault); err != nil {
@@ -102,40 +74,37 @@ func (r *runner) clientOp(d *device, st *Step) error {
 	if ex == nil {
 		ex = &Expect{}
 	}
-	var t *client.SyncTable
-	if op.Table != "" {
-		t = d.sc.Table(op.Table)
-	}
-	q, err := buildQuery(op.Query)
-	if err != nil {
-		return fail("a valid query", "%v", err)
-	}
 	switch op.Op {
 	case "insert", "update", "delete":
 		d.tables[strings.ToLower(op.Table)] = op.Table
-		item := client.Item{}
+		item := drivers.Item{}
 		for k, v := range op.Item {
 			item[k] = v
 		}
 		if op.Op == "delete" && op.Item == nil {
 			item["id"] = op.ID
 		}
+		var err error
 		switch op.Op {
 		case "insert":
-			_, err = t.Insert(ctx, item)
+			_, err = d.dev.Insert(ctx, op.Table, item)
 		case "update":
-			_, err = t.Update(ctx, item)
+			_, err = d.dev.Update(ctx, op.Table, item)
 		default:
-			err = t.Delete(ctx, item)
+			err = d.dev.Delete(ctx, op.Table, item)
 		}
 		return r.expectError(st, err)
 	case "lookup":
-		row, err := t.Lookup(ctx, op.ID)
+		row, err := d.dev.Lookup(ctx, op.Table, op.ID)
 		if ex.HasItem && ex.Item == nil {
-			if !errors.Is(err, client.ErrNotFound) {
-				return fail("lookup finds nothing", "it returned %v, %v", row, err)
+			r.lastErr = err
+			if drivers.KindOf(err) == drivers.KindNotFound {
+				return nil
 			}
-			return nil
+			if r.driverError(err); r.skip != "" {
+				return err
+			}
+			return fail("lookup finds nothing", "it returned %v, %v", row, err)
 		}
 		if err := r.expectError(st, err); err != nil || ex.Error != "" {
 			return err
@@ -147,11 +116,12 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		}
 		return nil
 	case "read", "query":
-		var rows []client.Item
+		var rows []drivers.Item
+		var err error
 		if op.Op == "read" {
-			rows, err = t.Read(ctx, q)
+			rows, err = d.dev.Read(ctx, op.Table, op.Query)
 		} else {
-			rows, err = d.c.Table(op.Table).Query(ctx, q)
+			rows, err = d.dev.Query(ctx, op.Table, op.Query)
 		}
 		if err := r.expectError(st, err); err != nil || ex.Error != "" {
 			return err
@@ -168,39 +138,38 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		}
 		return nil
 	case "push":
-		var opts []client.PushOption
+		var tables []string
 		if op.Table != "" {
-			opts = append(opts, client.OnlyTables(op.Table))
+			tables = []string{op.Table}
 		}
-		var res *client.PushResult
+		var res drivers.PushResult
 		err := r.observePush(d, func() error {
 			var err error
-			res, err = d.sc.Push(ctx, opts...)
+			res, err = d.dev.Push(ctx, tables...)
+			if err == nil {
+				d.lastErrs = res.Errors
+				err = pushError(res)
+			}
 			return err
 		})
 		if se := (*stepError)(nil); errors.As(err, &se) {
 			return err
 		}
-		if res != nil {
-			d.lastErrs = res.Errors
-		}
 		if err := r.expectError(st, err); err != nil {
 			return err
 		}
-		return r.expectPush(ex, res, err)
+		return r.expectPush(ex, err)
 	case "pull":
 		d.tables[strings.ToLower(op.Table)] = op.Table
-		return r.observePull(d, st, q)
+		return r.observePull(d, st)
 	case "purge":
-		return r.observePurge(d, st, q)
+		return r.observePurge(d, st)
 	case "restart":
-		d.lastErrs = nil // they belong to the store that closes; resolve reads the new one's
-		if d.path != "" {
-			if err := d.store.Close(); err != nil {
-				return fail("the store closes", "%v", err)
-			}
-			d.store = nil
+		d.lastErrs = nil // they belong to the device that closes; resolve reads the new one's
+		if err := d.dev.Close(ctx); err != nil {
+			return fail("the store closes", "%v", err)
 		}
+		d.dev = nil
 		return r.expectError(st, r.open(d))
 	case "resolve":
 		return r.expectError(st, r.resolve(d, op))
@@ -208,30 +177,22 @@ func (r *runner) clientOp(d *device, st *Step) error {
 	return fail("a known op", "%q", op.Op)
 }
 
-// expectPush compares a push's status and unhandled errors with the expect.
-func (r *runner) expectPush(ex *Expect, res *client.PushResult, err error) error {
+// expectPush compares the status and unhandled errors of a push (or of the push a pull or
+// purge made) with the expect.
+func (r *runner) expectPush(ex *Expect, err error) error {
 	if r.lenient {
 		return nil
 	}
-	status := "complete"
-	var pf *client.PushFailedError
-	switch {
-	case res != nil:
-		status = pushStatusName(res.Status)
-	case errors.As(err, &pf):
-		status = pushStatusName(pf.Status)
+	status := drivers.StatusComplete
+	var errs []drivers.OpError
+	var de *drivers.Error
+	if errors.As(err, &de) && de.PushStatus != "" {
+		status, errs = de.PushStatus, de.Errors
 	}
 	if ex.Status != "" && ex.Status != status {
 		return fail("push status "+ex.Status, "%s (%v)", status, err)
 	}
 	if ex.HasErrors {
-		var errs []*client.TableOperationError
-		switch {
-		case res != nil:
-			errs = res.Errors
-		case pf != nil:
-			errs = pf.Errors
-		}
 		var got, want []string
 		for _, e := range errs {
 			got = append(got, fmt.Sprintf("%s/%s %d", strings.ToLower(e.Table), strings.ToLower(e.ItemID), e.Status))
@@ -248,10 +209,19 @@ func (r *runner) expectPush(ex *Expect, res *client.PushResult, err error) error
 	return nil
 }
 
+// snapshot reads a device's store for the checkers.
+func (r *runner) snapshot(d *device, tables []string) (check.Snapshot, error) {
+	snap, err := d.dev.Snapshot(r.ctx, tables)
+	if err != nil {
+		r.driverError(err)
+	}
+	return snap, err
+}
+
 // observePush runs a push (or anything that pushes) and judges it by P5 when it met a conflict.
 func (r *runner) observePush(d *device, run func() error) error {
 	tables := r.knownTables(d)
-	before, serr := check.Take(r.ctx, d.store, tables)
+	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
 	err := run()
 	if serr != nil {
@@ -261,15 +231,16 @@ func (r *runner) observePush(d *device, run func() error) error {
 	if !hasConflict(reqs) || !slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) {
 		return err
 	}
-	after, serr := check.Take(r.ctx, d.store, tables)
+	after, serr := r.snapshot(d, tables)
 	if serr != nil {
 		return err
 	}
 	status := "Complete"
-	var pf *client.PushFailedError
-	if errors.As(err, &pf) {
-		status = pf.Status.String()
-	} else if err != nil && !errors.Is(err, client.ErrPushFailed) {
+	var de *drivers.Error
+	switch {
+	case errors.As(err, &de) && de.PushStatus != "":
+		status = pushStatusTitle(de.PushStatus)
+	case err != nil:
 		status = "failed: " + err.Error()
 	}
 	f := check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
@@ -287,6 +258,18 @@ func (r *runner) observePush(d *device, run func() error) error {
 	return err
 }
 
+// pushStatusTitle is a push status as the checkers name it: cancelled-by-operation is
+// CancelledByOperation.
+func pushStatusTitle(status string) string {
+	var b strings.Builder
+	for _, w := range strings.Split(status, "-") {
+		if w != "" {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	return b.String()
+}
+
 func hasConflict(reqs []check.Request) bool {
 	for _, q := range reqs {
 		if q.Method != "GET" && q.Answered && (q.Status == 409 || q.Status == 412 || q.Status == 404 && q.Method == "PATCH") {
@@ -297,23 +280,23 @@ func hasConflict(reqs []check.Request) bool {
 }
 
 // observePull runs a pull and judges it by P1 (and P5, for the push it makes).
-func (r *runner) observePull(d *device, st *Step, q *client.Query) error {
+func (r *runner) observePull(d *device, st *Step) error {
 	tables := r.knownTables(d, st.Op.Table)
-	before, serr := check.Take(r.ctx, d.store, tables)
+	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
-	err := r.observePush(d, func() error { return d.sc.Table(st.Op.Table).Pull(r.ctx, q, st.Op.QueryID) })
+	err := r.observePush(d, func() error { return d.dev.Pull(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID) })
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
-	var pf *client.PushFailedError
-	if errors.As(err, &pf) {
-		d.lastErrs = pf.Errors
+	var de *drivers.Error
+	if errors.As(err, &de) && de.PushStatus != "" {
+		d.lastErrs = de.Errors
 	}
 	if serr == nil {
-		after, aerr := check.Take(r.ctx, d.store, tables)
+		after, aerr := r.snapshot(d, tables)
 		if aerr == nil {
 			f := check.PushBeforePull(check.PullObs{Table: st.Op.Table, Before: before, After: after,
-				Requests: r.requests(mark, d.spec.Name), PushFailed: errors.Is(err, client.ErrPushFailed), Failed: err != nil})
+				Requests: r.requests(mark, d.spec.Name), PushFailed: drivers.Matches(err, drivers.KindPushFailed), Failed: err != nil})
 			if perr := r.property(f); perr != nil {
 				return perr
 			}
@@ -327,26 +310,26 @@ func (r *runner) observePull(d *device, st *Step, q *client.Query) error {
 		return err
 	}
 	if ex.Status != "" || ex.HasErrors {
-		return r.expectPush(ex, nil, err)
+		return r.expectPush(ex, err)
 	}
 	return nil
 }
 
 // observePurge runs a purge and judges it by P2.
-func (r *runner) observePurge(d *device, st *Step, q *client.Query) error {
+func (r *runner) observePurge(d *device, st *Step) error {
 	tables := r.knownTables(d, st.Op.Table)
-	before, serr := check.Take(r.ctx, d.store, tables)
+	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
-	err := r.observePush(d, func() error { return d.sc.Table(st.Op.Table).Purge(r.ctx, q, st.Op.QueryID, st.Op.Force) })
+	err := r.observePush(d, func() error { return d.dev.Purge(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID, st.Op.Force) })
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
 	if serr == nil {
-		after, aerr := check.Take(r.ctx, d.store, tables)
+		after, aerr := r.snapshot(d, tables)
 		if aerr == nil {
 			obs := check.PurgeObs{Table: st.Op.Table, QueryID: st.Op.QueryID, Force: st.Op.Force,
 				PushesFirst: d.spec.Options.PurgePushesFirst, Before: before, After: after,
-				Requests: r.requests(mark, d.spec.Name), Err: err, PendingChanges: errors.Is(err, client.ErrPurgePendingChanges)}
+				Requests: r.requests(mark, d.spec.Name), Err: err, PendingChanges: drivers.Matches(err, drivers.KindPurgePendingChanges)}
 			if st.Op.Query != nil && st.Op.Query.Filter != "" {
 				expr, perr := odata.ParseFilter(st.Op.Query.Filter)
 				if perr == nil {
@@ -361,62 +344,63 @@ func (r *runner) observePurge(d *device, st *Step, q *client.Query) error {
 	return r.expectError(st, err)
 }
 
-// resolve settles an unhandled error of the client's last push.
+// resolve settles an unhandled error of the client's last push. Without an item,
+// cancel-and-update keeps the server's item, and update-operation sends the local row (a
+// delete: what it sent) with the server's version.
 func (r *runner) resolve(d *device, op *Op) error {
-	var target *client.TableOperationError
+	var target *drivers.OpError
 	errs := d.lastErrs
 	if len(errs) == 0 {
-		stored, err := d.sc.OperationErrors(r.ctx)
+		stored, err := d.dev.Errors(r.ctx)
 		if err != nil {
 			return err
 		}
 		errs = stored
 	}
-	for _, e := range errs {
+	for i, e := range errs {
 		if strings.EqualFold(e.Table, op.Table) && strings.EqualFold(e.ItemID, op.ID) {
-			target = e
+			target = &errs[i]
 		}
 	}
 	if target == nil {
 		return fail("an unhandled error for "+op.Table+"/"+op.ID, "there is none")
 	}
+	item := op.Item
 	switch op.How {
 	case "cancel-and-discard":
-		return target.CancelAndDiscardItem(r.ctx)
+		item = nil
 	case "cancel-and-update":
-		item := op.Item
 		if item == nil {
 			item = target.ServerItem
 		}
 		if item == nil {
 			return fail("a server item to keep", "the error carries none (status %d)", target.Status)
 		}
-		return target.CancelAndUpdateItem(r.ctx, withID(item, op.ID))
 	default: // update-operation
-		item := op.Item
 		if item == nil {
-			row, err := d.sc.Table(op.Table).Lookup(r.ctx, op.ID)
+			row, err := d.dev.Lookup(r.ctx, op.Table, op.ID)
 			switch {
-			case errors.Is(err, client.ErrNotFound) && target.Item != nil:
+			case drivers.KindOf(err) == drivers.KindNotFound && target.Item != nil:
 				row = withID(target.Item, op.ID) // a delete: its row is gone, its item is what it sent
 			case err != nil:
 				return err
 			}
 			item = row
-			if target.ServerItem != nil {
-				for k, v := range target.ServerItem {
-					if strings.EqualFold(strings.TrimPrefix(k, "__"), "version") {
-						item[k] = v
-					}
+			for k, v := range target.ServerItem {
+				if strings.EqualFold(strings.TrimPrefix(k, "__"), "version") {
+					item[k] = v
 				}
 			}
 		}
-		return target.UpdateOperation(r.ctx, withID(item, op.ID))
 	}
+	if item != nil {
+		item = withID(item, op.ID)
+	}
+	return d.dev.Resolve(r.ctx, op.Table, op.ID, op.How, item)
 }
 
-func withID(item map[string]any, id string) client.Item {
-	out := client.Item{}
+func withID(item map[string]any, id string) drivers.Item {
+	out := drivers.Item{}
 	for k, v := range item {
 		out[k] = v
 	}
@@ -437,12 +421,18 @@ func (r *runner) converge(rounds int) error {
 	for round := 1; ; round++ {
 		for _, name := range names {
 			d := r.devices[name]
-			err := r.observePush(d, func() error { _, err := d.sc.Push(r.ctx); return err })
+			err := r.observePush(d, func() error {
+				res, err := d.dev.Push(r.ctx)
+				if err == nil {
+					err = pushError(res)
+				}
+				return err
+			})
 			if se := (*stepError)(nil); errors.As(err, &se) {
 				return err
 			}
 			for _, table := range sortedNames(d.tables) {
-				err := r.observePush(d, func() error { return d.sc.Table(d.tables[table]).Pull(r.ctx, nil, "") })
+				err := r.observePush(d, func() error { return d.dev.Pull(r.ctx, d.tables[table], nil, "") })
 				if se := (*stepError)(nil); errors.As(err, &se) {
 					return err
 				}
@@ -469,7 +459,7 @@ func (r *runner) fingerprint() (string, int, error) {
 	pending := 0
 	for _, name := range sortedNames(r.devices) {
 		d := r.devices[name]
-		snap, err := check.Take(r.ctx, d.store, r.knownTables(d))
+		snap, err := r.snapshot(d, r.knownTables(d))
 		if err != nil {
 			return "", 0, err
 		}
@@ -484,7 +474,7 @@ func (r *runner) convergedCheck() error {
 	for _, name := range sortedNames(r.devices) {
 		d := r.devices[name]
 		for _, table := range sortedNames(d.tables) {
-			local, err := d.sc.Table(d.tables[table]).Read(r.ctx, nil)
+			local, err := d.dev.Read(r.ctx, d.tables[table], nil)
 			if err != nil {
 				return fail("the client's rows can be read", "%v", err)
 			}
@@ -531,10 +521,11 @@ func (r *runner) check(c *Check) error {
 	for _, name := range sortedNames(c.Clients) {
 		cc, d := c.Clients[name], r.devices[name]
 		if cc.Pending != nil {
-			ops, err := d.sc.PendingOperations(r.ctx)
+			snap, err := r.snapshot(d, nil)
 			if err != nil {
 				return fail(name+"'s queue can be read", "%v", err)
 			}
+			ops := snap.Ops
 			if len(ops) != *cc.Pending {
 				var list []string
 				for _, op := range ops {
@@ -544,7 +535,7 @@ func (r *runner) check(c *Check) error {
 			}
 		}
 		if cc.Errors != nil {
-			errs, err := d.sc.OperationErrors(r.ctx)
+			errs, err := d.dev.Errors(r.ctx)
 			if err != nil {
 				return fail(name+"'s errors can be read", "%v", err)
 			}
@@ -559,10 +550,10 @@ func (r *runner) check(c *Check) error {
 		for _, table := range sortedNames(cc.Tables) {
 			for _, id := range sortedNames(cc.Tables[table]) {
 				want := cc.Tables[table][id]
-				row, err := d.sc.Table(table).Lookup(r.ctx, id)
+				row, err := d.dev.Lookup(r.ctx, table, id)
 				what := fmt.Sprintf("%s's %s/%s", name, table, id)
 				switch {
-				case errors.Is(err, client.ErrNotFound):
+				case drivers.KindOf(err) == drivers.KindNotFound:
 					if want != nil {
 						return fail(what+" is "+fmt.Sprint(want), "it is not in the local store")
 					}
