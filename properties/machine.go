@@ -42,6 +42,9 @@ type Config struct {
 	Concurrent bool
 	// Stats, when not nil, counts what the machine did.
 	Stats *Stats
+	// Client is the client under test ("go", "js", a driver's command); see
+	// scenarios.Options.Client.
+	Client string
 }
 
 // Stats count the work of a campaign.
@@ -118,10 +121,14 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 		m.sc.Clients = append(m.sc.Clients, c)
 		m.names = append(m.names, c.Name)
 	}
-	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, ServerURL: cfg.ServerURL})
+	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, ServerURL: cfg.ServerURL,
+		Client: cfg.Client})
 	m.sess.SetLenient(true)
 	if f := m.sess.Failure(); f != nil {
 		t.Fatalf("setting up: %s", f.Got)
+	}
+	if why := m.sess.Skipped(); why != "" {
+		t.Fatalf("the client cannot play this machine: %s", why)
 	}
 	if cfg.Stats != nil {
 		cfg.Stats.Runs++

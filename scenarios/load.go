@@ -385,7 +385,7 @@ func (l *loader) clients(n *yaml.Node) ([]*ClientSpec, error) {
 		}
 		c := &ClientSpec{Name: k.Value, Store: "memory"}
 		if !isNull(v) {
-			fs, err := l.fields(v, "client "+k.Value, "strategy", "store", "options")
+			fs, err := l.fields(v, "client "+k.Value, "strategy", "store", "client", "options")
 			if err != nil {
 				return nil, err
 			}
@@ -397,6 +397,14 @@ func (l *loader) clients(n *yaml.Node) ([]*ClientSpec, error) {
 			if f, ok := fs["store"]; ok {
 				if c.Store, err = l.oneOf(f, []string{"memory", "sqlite"}); err != nil {
 					return nil, err
+				}
+			}
+			if f, ok := fs["client"]; ok {
+				if c.Client, err = l.str(f); err != nil {
+					return nil, err
+				}
+				if strings.TrimSpace(c.Client) == "" {
+					return nil, l.errAt(f.val, "client must name a client: go, js or a driver's command")
 				}
 			}
 			if f, ok := fs["options"]; ok {

@@ -31,6 +31,9 @@ func Marshal(sc *Scenario) ([]byte, error) {
 				add(n, "strategy", str(c.Strategy))
 			}
 			add(n, "store", str(c.Store))
+			if c.Client != "" {
+				add(n, "client", str(c.Client))
+			}
 			if opts := optionsNode(c.Options); len(opts.Content) > 0 {
 				add(n, "options", opts)
 			}

@@ -17,6 +17,7 @@ import (
 )
 
 type fuzzOptions struct {
+	client   string
 	server   string
 	duration time.Duration
 	seed     uint64
@@ -48,6 +49,7 @@ Progress (interleavings explored, actions played, actions per second) goes to st
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "fuzz another server instead of the embedded one (faults and restarts' server checks are skipped)")
+	f.StringVar(&o.client, "client", "go", "the client under test: go, js, or a driver's command line (docs/drivers.md)")
 	f.DurationVar(&o.duration, "duration", 30*time.Second, "how long to explore")
 	f.Uint64Var(&o.seed, "seed", 0, "seed of the first round (0: from the clock); the same seed explores the same interleavings")
 	f.IntVar(&o.clients, "clients", 0, "how many clients, 2 to 4 (0: each interleaving draws it)")
@@ -62,16 +64,19 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 		ctx = context.Background()
 	}
 	if o.clients != 0 && (o.clients < 2 || o.clients > 4) {
-		return fmt.Errorf("--clients %d: want 2, 3 or 4", o.clients)
+		return usageError{fmt.Errorf("--clients %d: want 2, 3 or 4", o.clients)}
 	}
 	if o.strategy != "" && !slices.Contains(scenarios.Strategies, o.strategy) {
-		return fmt.Errorf("--strategy %q: want one of %s", o.strategy, strings.Join(scenarios.Strategies, ", "))
+		return usageError{fmt.Errorf("--strategy %q: want one of %s", o.strategy, strings.Join(scenarios.Strategies, ", "))}
 	}
 	if o.duration <= 0 {
-		return errors.New("--duration must be positive")
+		return usageError{errors.New("--duration must be positive")}
+	}
+	if _, err := clientFactory(o.client, time.Minute); err != nil {
+		return usageError{err}
 	}
 	cfg := properties.Config{Clients: o.clients, Strategy: o.strategy, SQLite: o.server == "", Faults: o.server == "",
-		InMemory: o.server == "", ServerURL: o.server, Out: o.out, Name: "counterexample"}
+		InMemory: o.server == "", ServerURL: o.server, Out: o.out, Name: "counterexample", Client: o.client}
 	terminal := isTerminal(stderr)
 	last := time.Time{}
 	c := properties.Campaign{Config: cfg, Duration: o.duration, Seed: o.seed, ChecksPerRound: o.rounds,

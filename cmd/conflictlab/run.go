@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -14,11 +15,14 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
 )
 
 type runOptions struct {
+	client   string
+	timeout  time.Duration
 	server   string
 	strategy string
 	labels   string
@@ -63,6 +67,8 @@ must start empty, and the scenario's server settings (page size, dialect, clock)
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "play against this server instead of the embedded fake server")
+	f.StringVar(&o.client, "client", "go", "the client under test: go (conflictlab's own), js (the JavaScript SDK, drivers/js), or a driver's command line (docs/drivers.md)")
+	f.DurationVar(&o.timeout, "driver-timeout", time.Minute, "how long a client's driver may take to answer one request")
 	f.StringVar(&o.strategy, "strategy", "", "only this strategy: "+strings.Join(scenarios.Strategies, ", "))
 	f.StringVar(&o.labels, "labels", "", "only scenarios whose labels match this filter (Ginkgo's syntax: 'conflict && !faults', 'a || b')")
 	f.StringVar(&o.out, "out", "", "write results.json, report.md, report.html and junit.xml into this directory")
@@ -76,13 +82,17 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 		ctx = context.Background()
 	}
 	if o.strategy != "" && !slices.Contains(scenarios.Strategies, o.strategy) {
-		return fmt.Errorf("--strategy %q: want one of %s", o.strategy, strings.Join(scenarios.Strategies, ", "))
+		return usageError{fmt.Errorf("--strategy %q: want one of %s", o.strategy, strings.Join(scenarios.Strategies, ", "))}
+	}
+	factory, err := clientFactory(o.client, o.timeout)
+	if err != nil {
+		return usageError{err}
 	}
 	var filter types.LabelFilter
 	if o.labels != "" {
 		var err error
 		if filter, err = types.ParseLabelFilter(o.labels); err != nil {
-			return fmt.Errorf("--labels: %v", err)
+			return usageError{fmt.Errorf("--labels %q: %s", o.labels, plainText(err.Error()))}
 		}
 	}
 	if o.progress != "auto" && o.progress != "always" && o.progress != "never" {
@@ -103,7 +113,7 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 			continue
 		}
 		for _, s := range sc.Runs() {
-			if o.strategy != "" && s != o.strategy && s != "" {
+			if o.strategy != "" && s != o.strategy && (s != "" || !usesStrategy(sc, o.strategy)) {
 				continue
 			}
 			jobs = append(jobs, job{sc: sc, strategy: s})
@@ -124,7 +134,13 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 		bar = progressbar.NewOptions(len(jobs), progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
 			progressbar.OptionSetDescription("scenarios"), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
 	}
-	opts := scenarios.Options{ServerURL: o.server}
+	opts := scenarios.Options{ServerURL: o.server, Client: o.client,
+		Drivers: func(name string) (drivers.Factory, error) {
+			if name == o.client {
+				return factory, nil
+			}
+			return clientFactory(name, o.timeout)
+		}}
 	for _, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -221,3 +237,40 @@ func isTerminal(w io.Writer) bool {
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
+
+// usesStrategy reports whether a scenario that lists no strategies has a device that plays
+// under the strategy (its own, or manual by default): --strategy keeps only those.
+func usesStrategy(sc *scenarios.Scenario, strategy string) bool {
+	for _, c := range sc.Clients {
+		s := c.Strategy
+		if s == "" {
+			s = "manual"
+		}
+		if s == strategy {
+			return true
+		}
+	}
+	return false
+}
+
+// clientFactory finds the driver of a client as --client names it.
+func clientFactory(name string, timeout time.Duration) (drivers.Factory, error) {
+	if name == "go" || name == "js" || name == "" {
+		f, err := drivers.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--client %s: %w", name, err)
+		}
+		return f, nil
+	}
+	args, err := drivers.SplitCommand(name)
+	if err != nil {
+		return nil, fmt.Errorf("--client %q: %w", name, err)
+	}
+	return drivers.CommandFactory(drivers.Command{Args: args, Timeout: timeout}), nil
+}
+
+// ansi matches the colour codes a message may carry (Ginkgo's label-filter errors do).
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
+
+// plainText strips colour codes: errors go to pipes and logs as plain text.
+func plainText(s string) string { return ansi.ReplaceAllString(s, "") }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// conflictlab runs this test binary as the conflictlab binary: its output and exit status.
+func conflictlab(args ...string) (string, int) {
+	GinkgoHelper()
+	proc := exec.Command(os.Args[0])
+	proc.Env = append(os.Environ(), "CONFLICTLAB_BE_MAIN=1", "CONFLICTLAB_ARGS="+strings.Join(args, " "))
+	out, err := proc.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(out), exit.ExitCode()
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return string(out), 0
+}
+
+var _ = Describe("the command line", func() {
+	DescribeTable("exit statuses",
+		func(want int, fragment string, args ...string) {
+			out, status := conflictlab(args...)
+			Expect(status).To(Equal(want), out)
+			Expect(out).To(ContainSubstring(fragment))
+		},
+		Entry("0: everything passed", 0, "1 passed, 0 failed", "run", "--strategy", "cancel", "../../scenarios/catalog/blog-buy-eggs.yaml"),
+		Entry("2: an unknown flag", 2, "unknown flag: --nope", "run", "--nope", "x"),
+		Entry("2: a bad value", 2, `--strategy "lazy"`, "run", "--strategy", "lazy", "../../scenarios/catalog"),
+		Entry("2: a scenario file that is not there", 2, "no such file", "run", "/nonexistent.yaml"),
+		Entry("2: a label filter that does not parse, in plain text", 2, "Syntax Error Parsing Label Filter", "run", "--labels", "a||", "../../scenarios/catalog"),
+	)
+
+	It("prints no colour codes into a pipe", func() {
+		out, _ := conflictlab("run", "--labels", "a||", "../../scenarios/catalog")
+		Expect(out).NotTo(ContainSubstring("\x1b["))
+	})
+
+	It("exits 1 when a scenario fails", func() {
+		dir := GinkgoT().TempDir()
+		file := dir + "/wrong.yaml"
+		Expect(os.WriteFile(file, []byte(`name: wrong
+clients: {phone: {}}
+steps:
+  - phone: {op: insert, table: todoitem, item: {id: a}}
+  - check: {phone: {pending: 0}}
+`), 0o644)).To(Succeed())
+		out, status := conflictlab("run", file)
+		Expect(status).To(Equal(1), out)
+		Expect(out).To(ContainSubstring("0 passed, 1 failed"))
+	})
+
+	It("exits 130 when interrupted", func() {
+		proc := exec.Command(os.Args[0])
+		var out bytes.Buffer
+		proc.Stdout, proc.Stderr = &out, &out
+		proc.Env = append(os.Environ(), "CONFLICTLAB_BE_MAIN=1", "CONFLICTLAB_ARGS=fuzz --duration 1m --out "+GinkgoT().TempDir())
+		Expect(proc.Start()).To(Succeed())
+		time.Sleep(time.Second)
+		Expect(proc.Process.Signal(syscall.SIGINT)).To(Succeed())
+		err := proc.Wait()
+		var exit *exec.ExitError
+		Expect(errors.As(err, &exit)).To(BeTrue(), out.String())
+		Expect(exit.ExitCode()).To(Equal(130), out.String())
+		Expect(out.String()).To(ContainSubstring("interrupted"))
+	})
+
+	It("says its version", func() {
+		out, status := conflictlab("--version")
+		Expect(status).To(Equal(0))
+		Expect(out).To(MatchRegexp(`^conflictlab \S+ \(go1\.\d+`))
+	})
+
+	It("completes the values of --strategy, --client and --dialect", func() {
+		complete := func(args ...string) string {
+			var out bytes.Buffer
+			cmd := newRootCommand()
+			cmd.SetArgs(append([]string{"__complete"}, args...))
+			cmd.SetOut(&out)
+			Expect(cmd.Execute()).To(Succeed())
+			return out.String()
+		}
+		Expect(complete("run", "--strategy", "")).To(HavePrefix("client-wins\nserver-wins\ncancel\nmanual\n"))
+		Expect(complete("fuzz", "--client", "")).To(HavePrefix("go\njs\n"))
+		Expect(complete("serve", "--dialect", "")).To(HavePrefix("v2\nv1\n"))
+	})
+
+	It("keeps, under --strategy, only the scenarios without strategies whose devices use it", func() {
+		out, status := conflictlab("run", "--strategy", "cancel", "--labels", "collapse", "../../scenarios/catalog")
+		Expect(status).To(Equal(2), out)
+		Expect(out).To(ContainSubstring("no scenario matches"), "their devices play manual")
+		out, status = conflictlab("run", "--strategy", "manual", "--labels", "collapse", "../../scenarios/catalog")
+		Expect(status).To(Equal(0), out)
+		Expect(out).To(MatchRegexp(`(?m)^PASS  collapse-after-insert\s`))
+	})
+
+	Describe("another client through the driver protocol", func() {
+		BeforeEach(func() {
+			// The children this test starts as drivers are this binary serving the Go client.
+			GinkgoT().Setenv("CONFLICTLAB_BE_MAIN", "1")
+			GinkgoT().Setenv("CONFLICTLAB_ARGS", "driver serve")
+		})
+
+		It("plays scenarios with --client", func() {
+			var out bytes.Buffer
+			cmd := newRootCommand()
+			cmd.SetArgs([]string{"run", "--client", os.Args[0], "../../scenarios/catalog/blog-buy-eggs.yaml"})
+			cmd.SetOut(&out)
+			Expect(cmd.Execute()).To(Succeed(), out.String())
+			Expect(out.String()).To(ContainSubstring("3 passed, 0 failed, 0 skipped"))
+		})
+
+		It("checks a driver and finds nothing wrong with a good one", func() {
+			var out bytes.Buffer
+			cmd := newRootCommand()
+			cmd.SetArgs([]string{"driver", "check", os.Args[0]})
+			cmd.SetOut(&out)
+			cmd.SetErr(&bytes.Buffer{})
+			Expect(cmd.Execute()).To(Succeed(), out.String())
+			Expect(out.String()).To(ContainSubstring("driver go (conflictlab client"))
+			Expect(out.String()).To(ContainSubstring("no problems found"))
+		})
+	})
+
+	It("checks a driver that is not one and says so", func() {
+		var out bytes.Buffer
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"driver", "check", "/bin/cat"})
+		cmd.SetOut(&out)
+		cmd.SetErr(&bytes.Buffer{})
+		Expect(cmd.Execute()).To(MatchError(errFailed))
+		Expect(out.String()).To(ContainSubstring("PROBLEM  hello:"))
+	})
+})
