@@ -28,6 +28,20 @@ func (s *Server) adminRoutes() http.Handler {
 	})
 	a := r.PathPrefix(strings.TrimSuffix(adminPrefix, "/")).Subrouter()
 	a.HandleFunc("/info", s.adminInfo).Methods(http.MethodGet)
+	if s.up != nil {
+		// A proxy has faults and a history, but no tables and no clock of its own.
+		a.HandleFunc("/history", s.adminHistory).Methods(http.MethodGet)
+		a.HandleFunc("/reset", s.adminReset).Methods(http.MethodPost)
+		a.HandleFunc("/faults", s.adminFaults).Methods(http.MethodGet)
+		a.HandleFunc("/faults", s.adminAddFaults).Methods(http.MethodPost)
+		a.HandleFunc("/faults", s.adminHealFaults).Methods(http.MethodDelete)
+		a.HandleFunc("/faults/{id}", s.adminRemoveFault).Methods(http.MethodDelete)
+		r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "a proxy has no tables and no clock of its own (" + r.Method + " " +
+				r.URL.Path + "): read and write them on the upstream " + s.up.base.String()}, "")
+		})
+		return containPanics(r)
+	}
 	a.HandleFunc("/history", s.adminHistory).Methods(http.MethodGet)
 	a.HandleFunc("/reset", s.adminReset).Methods(http.MethodPost)
 	a.HandleFunc("/tables", s.adminTables).Methods(http.MethodGet)
@@ -56,7 +70,13 @@ func loopbackOnly(next http.Handler) http.Handler {
 }
 
 func (s *Server) adminInfo(w http.ResponseWriter, r *http.Request) {
+	if s.up != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "proxy", "upstream": s.up.base.String(), "dialect": s.cfg.Dialect,
+			"seed": s.seed}, "")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
+		"kind":       "conflictlab",
 		"dialect":    s.cfg.Dialect,
 		"pageSize":   s.cfg.PageSize,
 		"maxTop":     s.cfg.MaxTop,

@@ -58,6 +58,16 @@ type Config struct {
 	AuthToken string
 	// Logger, when set, gets one line per request.
 	Logger *log.Logger
+	// Upstream, when set, makes the server a fault proxy in front of the server at this base
+	// URL (proxy.go): it forwards every table request there, keeps no tables, and applies its
+	// fault rules and records its history on the way. Dialect is then the upstream's (the
+	// proxy's own requests use it), and AppKey and AuthToken are the credentials the proxy
+	// sends with its own requests (a concurrent-write), not ones it checks.
+	Upstream string
+	// DirectClient names an installation id whose requests are another writer's: recorded
+	// as direct writes and never hit by a fault rule (a proxy's scenario runner writes as
+	// another writer through it).
+	DirectClient string
 }
 
 const (

@@ -249,6 +249,9 @@ type Faults struct {
 	rules  []*activeRule
 	nextID int
 	rng    *rand.ChaCha8
+	// refuse, when set, says why an action cannot work here ("" when it can): a proxy
+	// cannot move another server's clock.
+	refuse func(action string) string
 }
 
 // activeRule is a rule in force, with its counters.
@@ -293,6 +296,11 @@ func (f *Faults) Add(r Rule) (Rule, error) {
 	c, b, err := r.compile()
 	if err != nil {
 		return r, err
+	}
+	if f.refuse != nil {
+		if why := f.refuse(c.Action); why != "" {
+			return r, ruleErr("action", "%s %s", c.Action, why)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

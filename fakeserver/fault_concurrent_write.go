@@ -49,6 +49,10 @@ func (*concurrentWrite) accepts(t target) bool { return t.table != "" && t.id !=
 // PATCH would be, and the request goes ahead untouched.
 func (w *concurrentWrite) prepare(c *call) {
 	s := c.srv
+	if s.up != nil {
+		s.upstreamWrite(c.r.Context(), c.rule, c.target.table, c.target.id, w.Patch)
+		return
+	}
 	hits, stamp := s.faults.clockFor(target{op: OpUpdate, table: c.target.table, id: c.target.id, client: "server"})
 	s.mu.Lock()
 	defer s.mu.Unlock()

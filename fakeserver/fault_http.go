@@ -19,7 +19,7 @@ import (
 // handler makes (stamper), and on the handler's answer (responder).
 func (s *Server) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.faults.active() {
+		if !s.faults.active() || s.cfg.DirectClient != "" && clientID(r) == s.cfg.DirectClient {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -21,6 +21,9 @@ import (
 // meets. Each concern is one middleware, applied in this order from the outside in:
 // history and logging, panic containment, API version, auth, body limit.
 func (s *Server) routes() http.Handler {
+	if s.up != nil {
+		return s.recordRequests(s.injectFaults(containPanics(http.HandlerFunc(s.forward))))
+	}
 	r := mux.NewRouter()
 	// Ids like ".." must reach the handler to be refused there, not be redirected.
 	r.SkipClean(true)
@@ -123,6 +126,9 @@ func (s *Server) recordRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{ev: Event{Source: SourceHTTP, Client: clientID(r), Method: r.Method,
 			Path: r.URL.Path, Query: r.URL.RawQuery}}
+		if s.cfg.DirectClient != "" && x.ev.Client == s.cfg.DirectClient {
+			x.ev.Source = SourceDirect
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		// Deferred, so that a request a fault aborts (http.ErrAbortHandler) is recorded too.
 		defer func() {

@@ -35,6 +35,8 @@ type Server struct {
 	// stampWith, set while a request or direct write that a clock fault hit is applied,
 	// changes the updatedAt the clock gives its writes.
 	stampWith func(time.Time) time.Time
+	// up is the server a proxy forwards to; nil for a fake server.
+	up *upstream
 }
 
 // New returns a server configured by cfg. It panics if cfg is invalid, as a programming error
@@ -58,6 +60,14 @@ func NewServer(cfg Config) (*Server, error) {
 		s.seed = time.Now().UnixNano()
 	}
 	s.faults = newFaults(s.seed)
+	if cfg.Upstream != "" {
+		u, err := parseUpstream(cfg.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		s.up = newUpstream(u)
+		s.faults.refuse = proxyRefuses
+	}
 	for _, t := range cfg.HardDeleteTables {
 		s.hard[strings.ToLower(t)] = true
 	}
@@ -228,6 +238,9 @@ func public(rec *record, err *Error) (map[string]any, error) {
 // directWrite applies one server-side write under the lock and records it in the history.
 // On a 409 or 412 the error carries the current row.
 func (s *Server) directWrite(op Op, tableName, id string, item map[string]any) (*record, *Error) {
+	if s.up != nil {
+		return nil, badRequest("a proxy keeps no tables: write to the upstream %s instead", s.up.base)
+	}
 	hits, stamp := s.faults.clockFor(directTarget(op, tableName, id, item))
 	s.mu.Lock()
 	defer s.mu.Unlock()

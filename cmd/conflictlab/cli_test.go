@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -140,5 +143,47 @@ steps:
 		cmd.SetErr(&bytes.Buffer{})
 		Expect(cmd.Execute()).To(MatchError(errFailed))
 		Expect(out.String()).To(ContainSubstring("PROBLEM  hello:"))
+	})
+})
+
+var _ = Describe("conflictlab proxy", func() {
+	It("forwards to its upstream, with faults and a history on the way", func() {
+		upstream, _, _, _, _ := serve("--sim-clock")
+		ctx, cancel := context.WithCancel(context.Background())
+		DeferCleanup(cancel)
+		out := &syncBuffer{}
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"proxy", "--upstream", upstream, "--addr", "127.0.0.1:0"})
+		cmd.SetOut(out)
+		cmd.SetErr(&syncBuffer{})
+		done := make(chan error, 1)
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		line := regexp.MustCompile(`proxying (http://127\.0\.0\.1:\d+) to ` + regexp.QuoteMeta(upstream))
+		Eventually(out.String).Should(MatchRegexp(line.String()))
+		base := line.FindStringSubmatch(out.String())[1]
+
+		req, _ := http.NewRequest("POST", base+"/tables/todoitem", strings.NewReader(`{"id":"e1","text":"eggs"}`))
+		req.Header.Set("ZUMO-API-VERSION", "2.0.0")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		res.Body.Close()
+		Expect(res.StatusCode).To(Equal(201))
+		status, body := get(upstream + "/_conflictlab/tables/todoitem")
+		Expect(status).To(Equal(200))
+		Expect(body).To(ContainSubstring(`"text":"eggs"`))
+		status, body = get(base + "/_conflictlab/history")
+		Expect(status).To(Equal(200))
+		Expect(body).To(ContainSubstring(`"itemId":"e1"`))
+		status, body = get(base + "/_conflictlab/info")
+		Expect(body).To(ContainSubstring(`"kind":"proxy"`))
+		cancel()
+		Eventually(done).Should(Receive(BeNil()))
+	})
+
+	It("needs an upstream", func() {
+		out, status := conflictlab("proxy")
+		Expect(status).To(Equal(2))
+		Expect(out).To(ContainSubstring("--upstream is required"))
 	})
 })

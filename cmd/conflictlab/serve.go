@@ -147,6 +147,25 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "  %s: %s\n", r.ID, describeRule(r))
 		}
 	}
+	clock := "real clock"
+	if o.simClock {
+		clock = fmt.Sprintf("simulated clock from %s, step %s", o.clockStart, o.clockStep)
+	}
+	return host(ctx, srv, hosting{addr: o.addr, adminAddr: o.adminAddr, historyFile: o.historyFile}, stdout,
+		func(addr string) string {
+			return fmt.Sprintf("serving %s tables on http://%s (seed %d, %s)", cfg.Dialect, addr, srv.Seed(), clock)
+		})
+}
+
+// hosting is where a server (or a proxy) listens and what it leaves behind.
+type hosting struct {
+	addr, adminAddr string
+	historyFile     string
+}
+
+// host serves srv until ctx ends: the table protocol on h.addr, the admin API under it or on
+// its own address; banner says what is served at the address.
+func host(ctx context.Context, srv *fakeserver.Server, h hosting, stdout io.Writer, banner func(addr string) string) error {
 	handler := srv.Handler()
 	var servers []*http.Server
 	var listeners []net.Listener
@@ -159,26 +178,21 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
 		return nil
 	}
-	if o.adminAddr != "" {
+	if h.adminAddr != "" {
 		handler = srv.TableHandler()
 	}
-	if err := listen(o.addr, handler); err != nil {
+	if err := listen(h.addr, handler); err != nil {
 		return err
 	}
 	adminURL := "http://" + listeners[0].Addr().String() + "/_conflictlab/"
-	if o.adminAddr != "" {
-		if err := listen(o.adminAddr, srv.AdminHandler()); err != nil {
+	if h.adminAddr != "" {
+		if err := listen(h.adminAddr, srv.AdminHandler()); err != nil {
 			listeners[0].Close()
 			return err
 		}
 		adminURL = "http://" + listeners[1].Addr().String() + "/_conflictlab/"
 	}
-	clock := "real clock"
-	if o.simClock {
-		clock = fmt.Sprintf("simulated clock from %s, step %s", o.clockStart, o.clockStep)
-	}
-	fmt.Fprintf(stdout, "conflictlab: serving %s tables on http://%s (seed %d, %s)\n",
-		cfg.Dialect, listeners[0].Addr(), srv.Seed(), clock)
+	fmt.Fprintf(stdout, "conflictlab: %s\n", banner(listeners[0].Addr().String()))
 	fmt.Fprintf(stdout, "conflictlab: admin API at %s\n", adminURL)
 
 	errs := make(chan error, len(servers))
@@ -198,11 +212,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	for _, s := range servers {
 		_ = s.Shutdown(shutdown)
 	}
-	if o.historyFile != "" {
-		if err := writeHistory(o.historyFile, srv.History()); err != nil {
+	if h.historyFile != "" {
+		if err := writeHistory(h.historyFile, srv.History()); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "conflictlab: history written to %s\n", o.historyFile)
+		fmt.Fprintf(stdout, "conflictlab: history written to %s\n", h.historyFile)
 	}
 	fmt.Fprintln(stdout, "conflictlab: stopped")
 	return nil
