@@ -138,7 +138,6 @@ var _ = Describe("the fault proxy", func() {
 	)
 })
 
-
 // upRow is the upstream's row, nil when it has none.
 func upRow(up *fakeserver.Server, id string) map[string]any {
 	row, _ := up.Row("todoitem", id)
