@@ -168,9 +168,10 @@ func opsOf(ops []store.Operation, table string) []store.Operation {
 	return out
 }
 
-// Normalize makes a row comparable across dialects and decoders: system columns without
-// their "__" prefix, numbers as float64, and "deleted" left out (a live row may or may not
-// carry deleted: false).
+// Normalize makes a row comparable across dialects, decoders and servers: system columns
+// without their "__" prefix, numbers as float64, "deleted" left out (a live row may or may not
+// carry deleted: false), and null columns left out (a server that returns every column of its
+// schema, null when unset, holds the same row as one that leaves them out).
 func Normalize(row map[string]any) map[string]any {
 	if row == nil {
 		return nil
@@ -178,7 +179,7 @@ func Normalize(row map[string]any) map[string]any {
 	out := make(map[string]any, len(row))
 	for k, v := range row {
 		name := strings.TrimPrefix(k, "__")
-		if strings.EqualFold(name, "deleted") {
+		if strings.EqualFold(name, "deleted") || v == nil {
 			continue
 		}
 		switch n := v.(type) {

@@ -77,6 +77,7 @@ func (s *Server) adminInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"kind":       "conflictlab",
+		"lastSeq":    s.LastSeq(),
 		"dialect":    s.cfg.Dialect,
 		"pageSize":   s.cfg.PageSize,
 		"maxTop":     s.cfg.MaxTop,

@@ -16,6 +16,7 @@ import (
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 // Config shapes the state machine.
@@ -31,8 +32,11 @@ type Config struct {
 	// InMemory serves the embedded server without sockets (much faster; see
 	// scenarios.Options.InMemory).
 	InMemory bool
-	// ServerURL runs against another server: faults and clock moves are then skipped.
-	ServerURL string
+	// Target is the server under test; nil: the embedded fake server. Against a server
+	// conflictlab does not control, the machine draws no clock faults, no clock steps and no
+	// page size of its own, and its ids carry the run's suffix when the server cannot be
+	// emptied.
+	Target *targets.Target
 	// Out is where a counterexample is written (as <Name>.yaml); "" writes none.
 	Out string
 	// Name names the counterexample file and scenario; default "counterexample".
@@ -58,6 +62,9 @@ type Stats struct {
 // ids is the pool of item ids: small, so that devices meet on the same items.
 var ids = []string{"a", "b", "c"}
 
+// controlled reports whether the machine's server is one conflictlab drives itself.
+func (cfg Config) controlled() bool { return cfg.Target == nil || cfg.Target.Controlled() }
+
 var words = []string{"eggs", "milk", "bread"}
 
 // machine is one run: a scenario being written step by step while a session plays it.
@@ -76,6 +83,9 @@ type machine struct {
 	p7mark   int
 	model    *serverModel
 	modelAt  int // the history the model has followed
+	// ids are the item ids it draws: ids, with the run's suffix against a server that keeps
+	// the rows of earlier runs.
+	ids []string
 }
 
 // Run is the property: one interleaving, drawn by rapid, played and checked. Use it with
@@ -112,6 +122,13 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 		Server: scenarios.ServerSpec{Dialect: fakeserver.V2, PageSize: 3, SoftDelete: true,
 			ClockStepMs: rapid.SampledFrom([]int{0, 1}).Draw(t, "clockStepMs"), Seed: 1},
 	}
+	if !cfg.controlled() {
+		// Another server has its own page size and clock: the machine relies on neither.
+		m.sc.Server.PageSize, m.sc.Server.ClockStepMs = 0, 1
+		if cfg.Target.Dialect == "v1" {
+			m.sc.Server.Dialect = fakeserver.V1
+		}
+	}
 	for i := range n {
 		c := &scenarios.ClientSpec{Name: fmt.Sprintf("c%d", i), Store: "memory",
 			Options: scenarios.ClientOptions{Options: drivers.Options{CollapseUpdateDeleteToTail: m.tail, PageSize: 2}}}
@@ -121,14 +138,17 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 		m.sc.Clients = append(m.sc.Clients, c)
 		m.names = append(m.names, c.Name)
 	}
-	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, ServerURL: cfg.ServerURL,
+	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, Target: cfg.Target,
 		Client: cfg.Client})
 	m.sess.SetLenient(true)
 	if f := m.sess.Failure(); f != nil {
 		t.Fatalf("setting up: %s", f.Got)
 	}
 	if why := m.sess.Skipped(); why != "" {
-		t.Fatalf("the client cannot play this machine: %s", why)
+		t.Fatalf("the client or the server cannot play this machine: %s", why)
+	}
+	for _, id := range ids {
+		m.ids = append(m.ids, id+m.sess.Suffix())
 	}
 	if cfg.Stats != nil {
 		cfg.Stats.Runs++
@@ -231,7 +251,7 @@ func (m *machine) fail(t *rapid.T, f *reports.Failure) {
 func (m *machine) client(t *rapid.T) string { return rapid.SampledFrom(m.names).Draw(t, "client") }
 
 func (m *machine) item(t *rapid.T) map[string]any {
-	return map[string]any{"id": rapid.SampledFrom(ids).Draw(t, "item"), "text": rapid.SampledFrom(words).Draw(t, "text"),
+	return map[string]any{"id": rapid.SampledFrom(m.ids).Draw(t, "item"), "text": rapid.SampledFrom(words).Draw(t, "text"),
 		"n": float64(rapid.IntRange(0, 3).Draw(t, "n"))}
 }
 
@@ -283,7 +303,7 @@ func (m *machine) pull(t *rapid.T) {
 	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem", QueryID: queryID}})
 	after := m.snapshot(t, name)
 	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
-	if !incremental || err != nil || m.sess.Server() == nil {
+	if !incremental || err != nil {
 		return
 	}
 	token := after.Config["deltaToken|todoitem|all"]
@@ -294,7 +314,7 @@ func (m *machine) pull(t *rapid.T) {
 	if perr != nil {
 		t.Fatalf("%s's delta token %q: %v", name, token, perr)
 	}
-	m.judge(t, mark, check.IncrementalComplete("todoitem", at, m.sess.Server().Rows("todoitem"), after))
+	m.judge(t, mark, check.IncrementalComplete("todoitem", at, m.serverRows(t), after))
 }
 
 // purge purges the table (P2 is the session's): forced, or not, with its query id so the
@@ -314,10 +334,7 @@ func (m *machine) purge(t *rapid.T) {
 // the two one after the other, so only this machine (and its rapid fail file) replays a
 // failure of this action.
 func (m *machine) writeDuringPull(t *rapid.T) {
-	srv := m.sess.Server()
-	if srv == nil {
-		t.Skip("needs the embedded server")
-	}
+	srv := m.sess.Target()
 	name := m.client(t)
 	item := m.item(t)
 	// An item with no queued operation: the pull's own push leaves it alone, so the checks
@@ -336,7 +353,11 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 	done := make(chan *reports.Failure, 1)
 	go func() { done <- m.sess.Do(pull) }()
 	for fired := false; !fired; {
-		for _, st := range srv.Faults().Status() {
+		status, err := srv.FaultStatus(m.ctx)
+		if err != nil {
+			t.Fatalf("reading the faults in force: %v", err)
+		}
+		for _, st := range status {
 			fired = fired || st.Rule.ID == hold.ID && st.Fired > 0
 		}
 		select {
@@ -396,7 +417,11 @@ func (m *machine) serverWrite(t *rapid.T) {
 func (m *machine) faultMenu(t *rapid.T) fakeserver.Rule {
 	writes := []string{"POST", "PATCH", "DELETE"}
 	client := m.client(t)
-	switch rapid.IntRange(0, 6).Draw(t, "fault") {
+	pick := rapid.IntRange(0, 6).Draw(t, "fault")
+	if !m.cfg.controlled() && (pick == 4 || pick == 5) {
+		pick = 6 // the clock and the rows between pages are the server's own: a proxy cannot
+	}
+	switch pick {
 	case 0:
 		return fakeserver.Rule{Action: "drop-response", Match: fakeserver.Match{Method: writes, Times: 1}}
 	case 1:
@@ -456,9 +481,9 @@ func (m *machine) restart(t *rapid.T) {
 func (m *machine) converge(t *rapid.T) {
 	m.faults = nil
 	mark, _ := m.play(t, &scenarios.Step{Actor: "converge", Converge: &scenarios.Converge{Rounds: 10}})
-	if srv := m.sess.Server(); srv != nil {
+	if m.sess.Target().Exact() {
 		m.followModel(t, mark)
-		m.judge(t, mark, m.model.observe("todoitem", srv.Rows("todoitem")))
+		m.judge(t, mark, m.model.observe("todoitem", m.serverRows(t)))
 	}
 }
 
@@ -495,8 +520,8 @@ func (m *machine) invariants(t *rapid.T) {
 
 // followModel feeds the reference model what happened since it last looked.
 func (m *machine) followModel(t *rapid.T, mark int) {
-	if m.sess.Server() == nil {
-		return // against another server: not modelled (the recorder sees only answers)
+	if !m.sess.Target().Exact() {
+		return // against a server conflictlab does not control: not modelled (its proxy sees only answers)
 	}
 	events := m.sess.Events(m.modelAt)
 	if len(events) > 0 {
@@ -515,4 +540,20 @@ func (m *machine) finish(t *rapid.T) {
 	if res.Status == reports.Failed && res.Failure != nil {
 		m.fail(t, res.Failure)
 	}
+}
+
+// serverRows are the server's rows of the machine's table (of this run's ids), tombstones
+// included.
+func (m *machine) serverRows(t *rapid.T) []map[string]any {
+	rows, err := m.sess.Target().Rows(m.ctx, "todoitem")
+	if err != nil {
+		t.Fatalf("reading the server's rows: %v", err)
+	}
+	var out []map[string]any
+	for _, row := range rows {
+		if id, _ := row["id"].(string); strings.HasSuffix(id, m.sess.Suffix()) {
+			out = append(out, row)
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 // LoadError is a scenario file that cannot be played: where, and what is wrong. Nothing of a
@@ -242,7 +243,7 @@ var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 var reservedActors = []string{"server", "fault", "heal", "converge", "check", "clock", "when", "expect"}
 
 func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
-	fs, err := l.fields(n, "a scenario", "name", "description", "labels", "strategies", "server", "clients", "steps")
+	fs, err := l.fields(n, "a scenario", "name", "description", "labels", "strategies", "requires", "server", "clients", "steps")
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +275,16 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 		for i, s := range sc.Strategies {
 			if !slices.Contains(Strategies, s) {
 				return nil, l.errAt(f.val.Content[min(i, len(f.val.Content)-1)], "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
+			}
+		}
+	}
+	if f, ok := fs["requires"]; ok {
+		if sc.Requires, err = l.words(f); err != nil {
+			return nil, err
+		}
+		for i, s := range sc.Requires {
+			if !slices.Contains(targets.Declarable, s) {
+				return nil, l.errAt(f.val.Content[min(i, len(f.val.Content)-1)], "unknown requirement %q: want %s", s, strings.Join(targets.Declarable, ", "))
 			}
 		}
 	}

@@ -22,7 +22,10 @@ type Scenario struct {
 	Labels      []string
 	// Strategies, when not empty, runs the scenario once per strategy.
 	Strategies []string
-	Server     ServerSpec
+	// Requires names what the scenario needs of a server beyond what its steps show
+	// (targets.Declarable): faults, clock, controlled.
+	Requires []string
+	Server   ServerSpec
 	// Clients in the order the file names them.
 	Clients []*ClientSpec
 	Steps   []*Step

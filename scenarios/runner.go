@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,18 +14,18 @@ import (
 	"time"
 
 	"github.com/conflictlab/conflictlab/check"
-	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 // Options configure a run.
 type Options struct {
-	// ServerURL plays the scenario against another server instead of the embedded one: the
-	// server actor writes through the table API, and steps that need the fake server
-	// (fault, heal, clock) are skipped and reported with the reason.
-	ServerURL string
+	// Target is the server under test; nil: a fresh embedded fake server for every run. A
+	// conflictlab server is driven through its admin API; any other gets a fault proxy in
+	// front of it. A run that needs what the target cannot do is skipped with the reason.
+	Target *targets.Target
 	// Dir holds the SQLite stores; empty: a temporary directory per run, removed after.
 	Dir string
 	// Timeout is each client's HTTP timeout unless the scenario sets timeoutMs (default 10 s).
@@ -80,6 +79,9 @@ func Start(ctx context.Context, sc *Scenario, strategy string, opts Options) *Se
 	s := &Session{start: time.Now(), r: &runner{ctx: ctx, sc: sc, strategy: strategy, opts: opts, devices: map[string]*device{}},
 		res: reports.Result{Scenario: sc.Name, File: sc.File, Description: sc.Description, Labels: sc.Labels,
 			Strategy: strategy, Status: reports.Passed}}
+	if t := opts.Target; t != nil && !t.Resettable() {
+		s.r.suffix = newSuffix()
+	}
 	err := s.guard(s.r.setUp)
 	switch {
 	case s.r.skip != "":
@@ -108,13 +110,13 @@ func (s *Session) Do(st *Step) *reports.Failure {
 	if s.res.Status != reports.Passed || s.done || !st.runsUnder(s.r.strategy) {
 		return nil
 	}
-	if reason := s.r.cannotRun(st); reason != "" {
-		s.r.skipped = append(s.r.skipped, reports.SkippedStep{Step: st.Index, What: st.Describe(), Reason: reason})
-		return nil
-	}
 	s.res.Steps++
 	mark := s.r.mark()
-	err := s.guard(func() error { return s.r.step(st) })
+	own := s.r.ownStep(st)
+	err := s.guard(func() error { return s.r.step(own) })
+	if err == nil && s.r.historyErr != nil {
+		err = fail("the server's history can be read", "%v", s.r.historyErr)
+	}
 	switch {
 	case s.r.skip != "":
 		// The client cannot express the step: the run says nothing about it.
@@ -170,22 +172,23 @@ type runner struct {
 	sc       *Scenario
 	strategy string
 	opts     Options
-	srv      *fakeserver.Server // nil against an external server
-	ts       *httptest.Server
-	url      string
-	rec      *recorder      // the requests, against an external server
-	actor    *client.Client // the server actor: another writer
-	reader   *client.Client // the runner's own reads of an external server, not recorded
-	dialect  client.Dialect
-	devices  map[string]*device
-	drivers  map[string]drivers.Driver // by client name
-	tally    check.Tally
-	skipped  []reports.SkippedStep
-	dir      string
-	tempDir  bool
-	hc       []*http.Client
+	target   *targets.Target
+	server   targets.Server
+	// suffix, when not "", is added to every id of the scenario: the run keeps apart from
+	// the rows of other runs on a server that cannot be emptied.
+	suffix  string
+	dialect string
+	devices map[string]*device
+	drivers map[string]drivers.Driver // by client name
+	tally   check.Tally
+	skipped []reports.SkippedStep
+	dir     string
+	tempDir bool
 	// skip, once set, is why the run says nothing: the client cannot do what it asks.
 	skip string
+	// historyErr is the last failure to read the server's history: the step that met it
+	// cannot be judged, and fails.
+	historyErr error
 	// lenient plays steps without judging their expectations (the properties still are):
 	// for a property test that learns each step's outcome and writes it down. lastErr is the
 	// last op's own error.
@@ -207,48 +210,39 @@ type device struct {
 }
 
 func (r *runner) setUp() error {
-	r.dialect = client.V2
-	if r.sc.Server.Dialect == fakeserver.V1 {
-		r.dialect = client.V1
+	r.dialect = string(r.sc.Server.Dialect)
+	if r.dialect == "" {
+		r.dialect = "v2"
+	}
+	r.target = r.opts.Target
+	if r.target == nil {
+		r.target = targets.Embedded()
+	}
+	if lack := r.target.Lacks(r.requirements()); lack != "" {
+		r.skip = "the target cannot serve it: " + lack
+		return nil
 	}
 	if err := r.startDrivers(); err != nil || r.skip != "" {
 		return err
 	}
-	if r.opts.ServerURL == "" {
-		seed := r.sc.Server.Seed
-		if seed == 0 {
-			seed = 1
-		}
-		srv, err := fakeserver.NewServer(fakeserver.Config{
+	seed := r.sc.Server.Seed
+	if seed == 0 {
+		seed = 1
+	}
+	var err error
+	if r.target.Kind == targets.KindEmbedded {
+		r.server, err = targets.StartEmbedded(fakeserver.Config{
 			Dialect: r.sc.Server.Dialect, PageSize: r.sc.Server.PageSize, MaxTop: r.sc.Server.MaxTop, Seed: seed,
 			HardDelete: !r.sc.Server.SoftDelete,
 			Clock:      fakeserver.SimClock(time.Time{}).WithStep(time.Duration(r.sc.Server.ClockStepMs) * time.Millisecond),
-		})
-		if err != nil {
-			return err
-		}
-		r.srv = srv
-		if r.inMemory() {
-			r.url = "http://conflictlab.invalid"
-		} else {
-			r.ts = srv.Start()
-			r.url = r.ts.URL
-		}
+		}, r.inMemory())
 	} else {
-		r.url = strings.TrimRight(r.opts.ServerURL, "/")
-		r.rec = &recorder{}
-		if err := r.resetExternal(); err != nil {
-			return err
-		}
+		r.server, err = targets.Connect(r.ctx, r.target, seed)
 	}
-	var err error
-	if r.actor, err = r.newClient(serverActor, 0); err != nil {
+	if err != nil {
 		return err
 	}
-	if r.reader, err = r.newClient(runnerReader, 0); err != nil {
-		return err
-	}
-	for _, tr := range r.sc.Server.Tables {
+	for _, tr := range r.ownTables(r.sc.Server.Tables) {
 		for _, row := range tr.Rows {
 			if err := r.serverWrite("insert", tr.Table, row, ""); err != nil {
 				return fmt.Errorf("the initial row %s/%v: %w", tr.Table, row["id"], err)
@@ -361,48 +355,6 @@ func (r *runner) inMemory() bool {
 	return true
 }
 
-// The installation ids of the runner's own clients of an external server. The server actor's
-// writes are recorded as direct writes (another writer, as in the embedded server's history);
-// the reader's checks are not recorded at all.
-const (
-	serverActor  = "conflictlab-server-actor"
-	runnerReader = "conflictlab-runner"
-)
-
-// transport is what carries a client's requests of the server: the embedded server's
-// in-memory transport, a recorder in front of an external server, or nil (a plain one).
-func (r *runner) transport(name string) http.RoundTripper {
-	var t http.RoundTripper
-	if r.inMemory() && r.srv != nil {
-		t = r.srv.Transport()
-	}
-	if r.rec != nil && name != runnerReader {
-		if t == nil {
-			t = &http.Transport{}
-		}
-		t = r.rec.wrap(name, t)
-	}
-	return t
-}
-
-// newClient makes the runner's own HTTP client of the server under a name (its
-// installation id): the server actor, and the reader of an external server.
-func (r *runner) newClient(name string, timeoutMs int) (*client.Client, error) {
-	timeout := r.opts.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	if timeoutMs > 0 {
-		timeout = time.Duration(timeoutMs) * time.Millisecond
-	}
-	hc := &http.Client{Timeout: timeout, Transport: r.transport(name)}
-	if hc.Transport == nil {
-		hc.Transport = &http.Transport{}
-	}
-	r.hc = append(r.hc, hc)
-	return client.New(r.url, client.WithDialect(r.dialect), client.WithInstallationID(name), client.WithHTTPClient(hc))
-}
-
 // open (re)opens a device on its store.
 func (r *runner) open(d *device) error {
 	timeout := r.opts.Timeout
@@ -416,13 +368,9 @@ func (r *runner) open(d *device) error {
 	if store == "" {
 		store = "memory"
 	}
-	dialect := "v2"
-	if r.dialect == client.V1 {
-		dialect = "v1"
-	}
-	d.cfg = drivers.DeviceConfig{Name: d.spec.Name, URL: r.url, Dialect: dialect, InstallationID: d.spec.Name,
+	d.cfg = drivers.DeviceConfig{Name: d.spec.Name, URL: r.server.URL(), Dialect: r.dialect, InstallationID: d.spec.Name,
 		Store: drivers.StoreConfig{Kind: store, Path: d.cfg.Store.Path}, Strategy: d.strategy, Options: d.spec.Options.Options,
-		Timeout: timeout, Transport: r.transport(d.spec.Name)}
+		Timeout: timeout, Transport: r.server.Transport()}
 	dev, err := r.drivers[d.client].Open(r.ctx, d.cfg)
 	if err != nil {
 		return r.driverError(err)
@@ -449,48 +397,36 @@ func (r *runner) close() {
 	for _, drv := range r.drivers {
 		_ = drv.Close()
 	}
-	if r.srv != nil {
-		r.srv.Faults().Reset()
-	}
-	for _, hc := range r.hc {
-		hc.CloseIdleConnections()
-	}
-	if r.ts != nil {
-		r.ts.Close()
+	if r.server != nil {
+		r.server.Close()
 	}
 	if r.tempDir {
 		_ = os.RemoveAll(r.dir)
 	}
 }
 
-// cannotRun says why a step cannot run here, or "".
-func (r *runner) cannotRun(st *Step) string {
-	if r.srv != nil {
-		return ""
-	}
-	switch st.Actor {
-	case "fault", "heal":
-		return "faults need the embedded fake server"
-	case "clock":
-		return "moving the clock needs the embedded fake server"
-	}
-	return ""
-}
-
 // mark is where the requests of a step start.
 func (r *runner) mark() int {
-	if r.srv != nil {
-		return int(r.srv.LastSeq())
+	if r.server == nil {
+		return 0
 	}
-	return r.rec.len()
+	m, err := r.server.Mark(r.ctx)
+	if err != nil {
+		r.historyErr = err
+	}
+	return int(m)
 }
 
-// events are the server's history since mark: the server's own, or what the clients saw.
+// events are the server's history since mark: the server's own, or what crossed its proxy.
 func (r *runner) events(mark int) []fakeserver.Event {
-	if r.srv != nil {
-		return r.srv.HistorySince(uint64(mark))
+	if r.server == nil {
+		return nil
 	}
-	return r.rec.since(mark)
+	events, err := r.server.Since(r.ctx, uint64(mark))
+	if err != nil {
+		r.historyErr = err
+	}
+	return events
 }
 
 // requests are the requests since mark, of one client ("" every client), for the checkers.
@@ -532,8 +468,17 @@ func (r *runner) failure(st *Step, mark int, err error) *reports.Failure {
 	if r.strategy != "" {
 		replay += " --strategy " + r.strategy
 	}
-	if r.opts.ServerURL != "" {
-		replay += " --server " + r.opts.ServerURL
+	if r.target != nil && r.target.Kind != targets.KindEmbedded {
+		replay += " --server " + r.target.URL
+		if r.target.File != "" {
+			replay = "conflictlab run --target " + r.target.File
+			if r.strategy != "" {
+				replay += " --strategy " + r.strategy
+			}
+		}
+	}
+	if r.opts.Client != "" && r.opts.Client != "go" {
+		replay += " --client '" + r.opts.Client + "'"
 	}
 	f.Replay = replay + " " + r.sc.File
 	return f
@@ -630,84 +575,34 @@ func (r *runner) knownTables(d *device, extra ...string) []string {
 
 // serverRow is the server's row (v2 names), nil when absent; deleted reports a tombstone.
 func (r *runner) serverRow(table, id string) (row map[string]any, deleted bool, err error) {
-	if r.srv != nil {
-		row, ok := r.srv.Row(table, id)
-		if !ok {
-			return nil, false, nil
-		}
-		return row, row["deleted"] == true, nil
-	}
-	q := client.NewQuery().Where(fmt.Sprintf("id eq '%s'", strings.ReplaceAll(id, "'", "''"))).IncludeDeleted()
-	rows, err := r.reader.Table(table).Query(r.ctx, q)
-	if err != nil || len(rows) == 0 {
+	row, err = r.server.Row(r.ctx, table, id)
+	if err != nil || row == nil {
 		return nil, false, err
 	}
-	row = check.Normalize(rows[0])
-	for k, v := range rows[0] {
-		if strings.EqualFold(strings.TrimPrefix(k, "__"), "deleted") {
-			deleted = v == true
-		}
-	}
-	return row, deleted, nil
+	return check.Normalize(row), row["deleted"] == true, nil
 }
 
-// liveRows are the server's live rows of a table.
+// liveRows are the server's live rows of a table (of this run's, when runs keep apart).
 func (r *runner) liveRows(table string) ([]map[string]any, error) {
+	rows, err := r.server.Rows(r.ctx, table)
+	if err != nil {
+		return nil, err
+	}
 	var out []map[string]any
-	if r.srv != nil {
-		for _, row := range r.srv.Rows(table) {
-			if row["deleted"] != true {
-				out = append(out, row)
-			}
+	for _, row := range rows {
+		if row["deleted"] != true && r.ours(row) {
+			out = append(out, row)
 		}
-		return out, nil
 	}
-	for skip := 0; ; {
-		page, err := r.reader.Table(table).QueryPage(r.ctx, client.NewQuery().Top(50).Skip(skip))
-		if err != nil {
-			return nil, err
-		}
-		if len(page.Items) == 0 {
-			return out, nil
-		}
-		out = append(out, page.Items...)
-		skip += len(page.Items)
-	}
+	return out, nil
 }
 
-// serverWrite is the server actor: a direct write into the embedded server, or a request
-// through the table API as another client.
+// serverWrite is the server actor: another writer, straight into the server.
 func (r *runner) serverWrite(op, table string, item map[string]any, id string) error {
 	if id == "" {
 		id, _ = item["id"].(string)
 	}
-	if r.srv != nil {
-		var err error
-		switch op {
-		case "insert":
-			_, err = r.srv.Insert(table, item)
-		case "update":
-			_, err = r.srv.Update(table, id, item)
-		case "delete":
-			_, err = r.srv.Delete(table, id)
-		case "undelete":
-			_, err = r.srv.Undelete(table, id)
-		}
-		return err
-	}
-	t := r.actor.Table(table)
-	var err error
-	switch op {
-	case "insert":
-		_, err = t.Insert(r.ctx, item)
-	case "update":
-		_, err = t.Update(r.ctx, item)
-	case "delete":
-		_, err = t.Delete(r.ctx, client.Item{"id": id})
-	case "undelete":
-		_, err = t.Undelete(r.ctx, client.Item{"id": id})
-	}
-	return err
+	return r.server.Write(r.ctx, op, table, id, item)
 }
 
 // actorError is an error of the server actor (another writer) as a driver error, so that a
@@ -799,31 +694,58 @@ func (r *runner) expectError(st *Step, err error) error {
 	return fail("the step succeeds", "it failed: %v", err)
 }
 
-// matchFields compares the fields a check names with a row; only those given are compared.
-func matchFields(want, got map[string]any) string {
+// matchFields compares the fields a check names with a row; only those given are compared,
+// and a column that is missing is null. Versions are opaque, so a check compares them with
+// the server's: "$server" is the server's current value of the column, "!$server" any other.
+// server is the server's row, for those.
+func matchFields(want, got, server map[string]any) string {
 	g := check.Normalize(got)
 	keys := make([]string, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	equal := func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) && (a == nil) == (b == nil) }
 	var bad []string
 	for _, k := range keys {
-		if strings.EqualFold(k, "deleted") {
+		if strings.EqualFold(k, "deleted") || k == writesKey {
 			continue
 		}
 		w := want[k]
-		v, ok := g[strings.TrimPrefix(k, "__")]
-		if !ok || fmt.Sprint(v) != fmt.Sprint(w) || (v == nil) != (w == nil) {
-			if !ok {
-				bad = append(bad, fmt.Sprintf("%s is missing (want %v)", k, show(w)))
-			} else {
-				bad = append(bad, fmt.Sprintf("%s is %v (want %v)", k, show(v), show(w)))
+		name := strings.TrimPrefix(k, "__")
+		v := g[name]
+		switch w {
+		case serverValue, notServerValue:
+			sv, ok := check.Normalize(server)[name]
+			switch {
+			case server == nil || !ok:
+				bad = append(bad, fmt.Sprintf("%s cannot be compared with the server's: the server has no such row or column", k))
+			case w == serverValue && !equal(v, sv):
+				bad = append(bad, fmt.Sprintf("%s is %v (want the server's, %v)", k, show(v), show(sv)))
+			case w == notServerValue && equal(v, sv):
+				bad = append(bad, fmt.Sprintf("%s is the server's, %v (want another)", k, show(v)))
+			}
+		default:
+			if !equal(v, w) {
+				if _, ok := g[name]; !ok {
+					bad = append(bad, fmt.Sprintf("%s is missing (want %v)", k, show(w)))
+				} else {
+					bad = append(bad, fmt.Sprintf("%s is %v (want %v)", k, show(v), show(w)))
+				}
 			}
 		}
 	}
 	return strings.Join(bad, "; ")
 }
+
+// What a check can name instead of a value: the server's current value of a column, any
+// other value, and (as a key of a server row) how many writes the history shows applied to
+// the row.
+const (
+	serverValue    = "$server"
+	notServerValue = "!$server"
+	writesKey      = "$writes"
+)
 
 func show(v any) string {
 	if s, ok := v.(string); ok {
@@ -848,24 +770,6 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// resetExternal empties an external server before a run when it is a conflictlab server
-// (its admin API answers POST /_conflictlab/reset). Any other server must start empty: the
-// scenario's ids would otherwise meet the rows of an earlier run.
-func (r *runner) resetExternal() error {
-	req, err := http.NewRequestWithContext(r.ctx, http.MethodPost, r.url+"/_conflictlab/reset", nil)
-	if err != nil {
-		return fmt.Errorf("--server %s: %w", r.url, err)
-	}
-	hc := &http.Client{Timeout: 10 * time.Second}
-	res, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the server %s: %w", r.url, err)
-	}
-	res.Body.Close()
-	hc.CloseIdleConnections()
-	return nil
 }
 
 // Answered reports whether the client got the answer an event records: not when a fault

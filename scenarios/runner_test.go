@@ -15,6 +15,7 @@ import (
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 func play(text, strategy string, opts scenarios.Options) reports.Result {
@@ -136,33 +137,55 @@ steps:
 
 	Describe("against an external server", func() {
 		var srv *fakeserver.Server
-		start := func(wrap func(http.Handler) http.Handler) string {
+		// start serves a fake server as a server conflictlab does not control: its admin API
+		// is hidden, so it is reached through a fault proxy like any other backend.
+		start := func(wrap func(http.Handler) http.Handler) *targets.Target {
 			srv = fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(fakeserver.DefaultSimStart)})
-			ts := httptest.NewServer(wrap(srv.Handler()))
+			ts := httptest.NewServer(hideAdmin(wrap(srv.Handler())))
 			DeferCleanup(ts.Close)
-			return ts.URL
+			t := &targets.Target{URL: ts.URL}
+			Expect(targets.Probe(context.Background(), t)).To(Succeed())
+			Expect(t.Kind).To(Equal(targets.KindOther))
+			return t
 		}
 		same := func(h http.Handler) http.Handler { return h }
 
-		It("writes as another client and skips what needs the fake server, saying why", func() {
-			url := start(same)
+		It("writes as another writer, and puts faults in front of the server with a proxy", func() {
+			t := start(same)
 			res := play(conflict+`  - fault: {action: reset}
   - phone: {op: push}
-    expect: {requests: [PATCH /tables/todoitem/e1, PATCH /tables/todoitem/e1]}
+    expect: {error: network, status: cancelled-by-network-error}
   - heal: all
+  - phone: {op: push}
+    expect: {requests: [PATCH /tables/todoitem/e1, PATCH /tables/todoitem/e1]}
   - check: {server: {todoitem: {e1: {text: mine}}}, converged: true}
-`, "client-wins", scenarios.Options{ServerURL: url})
+`, "client-wins", scenarios.Options{Target: t})
 			Expect(res.Status).To(Equal(reports.Passed), explain(res))
-			Expect(res.SkippedSteps).To(Equal([]reports.SkippedStep{
-				{Step: 4, What: "fault: reset", Reason: "faults need the embedded fake server"},
-				{Step: 6, What: "heal: all", Reason: "faults need the embedded fake server"}}))
+			Expect(res.SkippedSteps).To(BeEmpty())
 			h := srv.History()
-			Expect(h).To(ContainElement(And(HaveField("Client", "conflictlab-server-actor"), HaveField("Method", "PATCH"))),
+			Expect(h).To(ContainElement(And(HaveField("Client", targets.ActorID), HaveField("Method", "PATCH"))),
 				"the server actor writes through the table API")
 		})
 
+		It("skips, with the reason, a run that needs the server's own clock", func() {
+			t := start(same)
+			res := play(conflict+"  - fault: {action: clock-freeze}\n  - phone: {op: push}\n", "client-wins", scenarios.Options{Target: t})
+			Expect(res.Status).To(Equal(reports.Skipped))
+			Expect(res.Reason).To(ContainSubstring("the fault clock-freeze needs a server conflictlab controls"))
+		})
+
+		It("keeps runs apart on a server that cannot be emptied", func() {
+			t := start(same)
+			for range 2 {
+				res := play(conflict+"  - phone: {op: push}\n  - check: {server: {todoitem: {e1: {text: mine}}}, converged: true}\n",
+					"client-wins", scenarios.Options{Target: t})
+				Expect(res.Status).To(Equal(reports.Passed), explain(res))
+			}
+			Expect(srv.Rows("todoitem")).To(HaveLen(2), "each run wrote its own e1")
+		})
+
 		It("catches a server that ignores the version a write carries (P7)", func() {
-			url := start(func(h http.Handler) http.Handler {
+			t := start(func(h http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.Method == "PATCH" {
 						r.Header.Del("If-Match")
@@ -176,14 +199,14 @@ steps:
 					h.ServeHTTP(w, r)
 				})
 			})
-			res := play(conflict+"  - phone: {op: push}\n", "cancel", scenarios.Options{ServerURL: url})
+			res := play(conflict+"  - phone: {op: push}\n", "cancel", scenarios.Options{Target: t})
 			Expect(res.Status).To(Equal(reports.Failed), explain(res))
 			Expect(res.Failure.Property).To(Equal("P7"))
 			Expect(res.Failure.Got).To(ContainSubstring("applied with the stale version"))
 		})
 
 		It("catches a server whose queries lose a row (P4)", func() {
-			url := start(func(h http.Handler) http.Handler {
+			t := start(func(h http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.Method != "GET" || r.Header.Get("X-ZUMO-INSTALLATION-ID") != "phone" {
 						h.ServeHTTP(w, r)
@@ -196,7 +219,7 @@ steps:
 					if json.Unmarshal(body, &rows) == nil {
 						kept := []map[string]any{}
 						for _, row := range rows {
-							if row["id"] != "e2" {
+							if !strings.HasPrefix(row["id"].(string), "e2") {
 								kept = append(kept, row)
 							}
 						}
@@ -208,10 +231,72 @@ steps:
 				})
 			})
 			res := play(conflict+"  - server: {op: insert, table: todoitem, item: {id: e2, text: new}}\n  - converge: {}\n", "client-wins",
-				scenarios.Options{ServerURL: url})
+				scenarios.Options{Target: t})
 			Expect(res.Status).To(Equal(reports.Failed), explain(res))
 			Expect(res.Failure.Property).To(Equal("P4"))
-			Expect(res.Failure.Got).To(ContainSubstring("phone lacks todoitem/e2"))
+			Expect(res.Failure.Got).To(ContainSubstring("phone lacks todoitem/e2-"))
+		})
+
+		Describe("a lost answer, through the proxy", func() {
+			sc := func() *scenarios.Scenario {
+				sc, err := scenarios.LoadFile("catalog/lost-response-update.yaml")
+				Expect(err).NotTo(HaveOccurred())
+				return sc
+			}
+			It("passes against a plain server", func() {
+				t := start(same)
+				for _, strategy := range sc().Runs() {
+					res := scenarios.Run(context.Background(), sc(), strategy, scenarios.Options{Target: t})
+					Expect(res.Status).To(Equal(reports.Passed), explain(res))
+				}
+			})
+			It("fails when the server writes a lost update twice", func() {
+				// A server that applies every PATCH again on its retry, whatever the version:
+				// the retried write of client-wins meets no 412 where one was due.
+				t := start(func(h http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if r.Method == "PATCH" {
+							r.Header.Del("If-Match")
+						}
+						h.ServeHTTP(w, r)
+					})
+				})
+				res := scenarios.Run(context.Background(), sc(), "manual", scenarios.Options{Target: t})
+				Expect(res.Status).To(Equal(reports.Failed), explain(res))
+			})
+		})
+	})
+
+	Describe("against a conflictlab server", func() {
+		It("drives its faults, clock and history through the admin API", func() {
+			srv := fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(fakeserver.DefaultSimStart)})
+			ts := httptest.NewServer(srv.Handler())
+			DeferCleanup(ts.Close)
+			t := &targets.Target{URL: ts.URL}
+			Expect(targets.Probe(context.Background(), t)).To(Succeed())
+			Expect(t.Kind).To(Equal(targets.KindConflictlab))
+			res := play(conflict+`  - fault: {action: reset}
+  - phone: {op: push}
+    expect: {error: network}
+  - heal: all
+  - clock: {advanceMs: 1000}
+  - phone: {op: push}
+  - check: {server: {todoitem: {e1: {text: mine}}}, converged: true}
+`, "client-wins", scenarios.Options{Target: t})
+			Expect(res.Status).To(Equal(reports.Passed), explain(res))
+			Expect(srv.History()).To(ContainElement(HaveField("Faults", HaveLen(1))))
 		})
 	})
 })
+
+// hideAdmin answers the admin API's paths with a plain 404, as a server that is not
+// conflictlab's would.
+func hideAdmin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_conflictlab") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

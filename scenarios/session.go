@@ -5,6 +5,7 @@ import (
 	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/reports"
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 // What a property test needs of a session besides Do: to play steps without judging their
@@ -18,8 +19,9 @@ func (s *Session) SetLenient(on bool) { s.r.lenient = on }
 // LastError is the error of the last client op (or server write) Do played.
 func (s *Session) LastError() error { return s.r.lastErr }
 
-// Server is the embedded server; nil against an external one.
-func (s *Session) Server() *fakeserver.Server { return s.r.srv }
+// Target is the server of the session's run: the embedded one, a conflictlab server, or a
+// proxy in front of another; nil before a setup that failed or was skipped.
+func (s *Session) Target() targets.Server { return s.r.server }
 
 // Device is a client's device (a new one after each restart).
 func (s *Session) Device(name string) drivers.Device { return s.r.devices[name].dev }

@@ -24,21 +24,23 @@ func (r *runner) step(st *Step) error {
 		}
 		return r.expectError(st, err)
 	case "fault":
-		if _, err := r.srv.Faults().Add(*st.Fault); err != nil {
+		if err := r.server.AddFault(r.ctx, *st.Fault); err != nil {
 			return fail("the fault is put in force", "%v", err)
 		}
 		return nil
 	case "heal":
-		if st.Heal == "all" {
-			r.srv.Faults().Reset()
-			return nil
-		}
-		if !r.srv.Faults().Remove(st.Heal) {
+		ok, err := r.server.Heal(r.ctx, st.Heal)
+		switch {
+		case err != nil:
+			return fail("the faults can be healed", "%v", err)
+		case !ok:
 			return fail("fault "+st.Heal+" is in force", "no such fault")
 		}
 		return nil
 	case "clock":
-		r.srv.Clock().Advance(time.Duration(st.ClockMs) * time.Millisecond)
+		if err := r.server.AdvanceClock(r.ctx, time.Duration(st.ClockMs)*time.Millisecond); err != nil {
+			return fail("the server's clock moves", "%v", err)
+		}
 		return nil
 	case "converge":
 		return r.converge(st.Converge.Rounds)
@@ -110,7 +112,7 @@ func (r *runner) clientOp(d *device, st *Step) error {
 			return err
 		}
 		if ex.HasItem {
-			if bad := matchFields(ex.Item, row); bad != "" {
+			if bad := matchFields(ex.Item, row, nil); bad != "" {
 				return fail("lookup returns "+fmt.Sprint(ex.Item), "%s", bad)
 			}
 		}
@@ -129,8 +131,9 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		if ex.HasRows {
 			var ids []string
 			for _, row := range rows {
-				id, _ := row["id"].(string)
-				ids = append(ids, id)
+				if id, _ := row["id"].(string); r.ours(row) {
+					ids = append(ids, id)
+				}
 			}
 			if !slices.Equal(ids, ex.Rows) && !(len(ids) == 0 && len(ex.Rows) == 0) {
 				return fail(op.Op+" returns "+fmt.Sprint(ex.Rows), "%v", ids)
@@ -395,6 +398,17 @@ func (r *runner) resolve(d *device, op *Op) error {
 	}
 	if item != nil {
 		item = withID(item, op.ID)
+		if mentionsServer(item) {
+			server, _, err := r.serverRow(op.Table, op.ID)
+			if err != nil || server == nil {
+				return fail("the server's row of "+op.ID+" can be read", "%v (row %v)", err, server)
+			}
+			for k, v := range item {
+				if v == serverValue {
+					item[k] = server[strings.TrimPrefix(k, "__")]
+				}
+			}
+		}
 	}
 	return d.dev.Resolve(r.ctx, op.Table, op.ID, op.How, item)
 }
@@ -413,8 +427,8 @@ func withID(item map[string]any, id string) drivers.Item {
 // converge heals, then lets every client push and pull in full every table it knows until
 // nothing is pending and nothing changes, and judges the result by P4.
 func (r *runner) converge(rounds int) error {
-	if r.srv != nil {
-		r.srv.Faults().Reset()
+	if _, err := r.server.Heal(r.ctx, "all"); err != nil {
+		return fail("the faults can be healed", "%v", err)
 	}
 	names := sortedNames(r.devices)
 	var last string
@@ -464,6 +478,13 @@ func (r *runner) fingerprint() (string, int, error) {
 			return "", 0, err
 		}
 		pending += len(snap.Ops)
+		for t, rows := range snap.Rows {
+			for id, row := range rows {
+				if !r.ours(row) {
+					delete(snap.Rows[t], id)
+				}
+			}
+		}
 		fmt.Fprintf(&b, "%s %v %v\n", name, snap.Rows, len(snap.Ops))
 	}
 	return b.String(), pending, nil
@@ -474,9 +495,15 @@ func (r *runner) convergedCheck() error {
 	for _, name := range sortedNames(r.devices) {
 		d := r.devices[name]
 		for _, table := range sortedNames(d.tables) {
-			local, err := d.dev.Read(r.ctx, d.tables[table], nil)
+			all, err := d.dev.Read(r.ctx, d.tables[table], nil)
 			if err != nil {
 				return fail("the client's rows can be read", "%v", err)
+			}
+			var local []map[string]any
+			for _, row := range all {
+				if r.ours(row) {
+					local = append(local, row)
+				}
 			}
 			server, err := r.liveRows(d.tables[table])
 			if err != nil {
@@ -512,8 +539,13 @@ func (r *runner) check(c *Check) error {
 			case !deleted && wantsDeleted(want):
 				return fail(what+" is deleted", "it is live: %v", row)
 			default:
-				if bad := matchFields(want, row); bad != "" {
+				if bad := matchFields(want, row, row); bad != "" {
 					return fail(what+" is "+fmt.Sprint(want), "%s", bad)
+				}
+			}
+			if n, ok := want[writesKey]; ok {
+				if got := r.writes(table, id); fmt.Sprint(got) != fmt.Sprint(n) {
+					return fail(fmt.Sprintf("%s was written %v time(s)", what, n), "the history shows %d write(s) applied", got)
 				}
 			}
 		}
@@ -562,7 +594,13 @@ func (r *runner) check(c *Check) error {
 				case want == nil:
 					return fail(what+" is absent", "it is there: %v", row)
 				default:
-					if bad := matchFields(want, row); bad != "" {
+					var server map[string]any
+					if mentionsServer(want) {
+						if server, _, err = r.serverRow(table, id); err != nil {
+							return fail("the server's row can be read", "%v", err)
+						}
+					}
+					if bad := matchFields(want, row, server); bad != "" {
 						return fail(what+" is "+fmt.Sprint(want), "%s", bad)
 					}
 				}
@@ -593,4 +631,26 @@ func (r *runner) check(c *Check) error {
 		}
 	}
 	return nil
+}
+
+// mentionsServer reports whether a check compares a column with the server's.
+func mentionsServer(want map[string]any) bool {
+	for _, v := range want {
+		if v == serverValue || v == notServerValue {
+			return true
+		}
+	}
+	return false
+}
+
+// writes counts the writes the history shows applied to a row: its insert, updates, deletes
+// and undeletes, by any client or another writer.
+func (r *runner) writes(table, id string) int {
+	n := 0
+	for _, e := range r.events(0) {
+		if e.Applied && e.Op != "" && e.Op != "query" && e.Op != "lookup" && strings.EqualFold(e.Table, table) && strings.EqualFold(e.ItemID, id) {
+			n++
+		}
+	}
+	return n
 }

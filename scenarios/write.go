@@ -22,6 +22,9 @@ func Marshal(sc *Scenario) ([]byte, error) {
 	if len(sc.Strategies) > 0 {
 		add(doc, "strategies", flowList(sc.Strategies))
 	}
+	if len(sc.Requires) > 0 {
+		add(doc, "requires", flowList(sc.Requires))
+	}
 	add(doc, "server", serverNode(sc.Server))
 	if len(sc.Clients) > 0 {
 		clients := mapping()

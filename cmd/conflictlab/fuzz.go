@@ -19,6 +19,7 @@ import (
 type fuzzOptions struct {
 	client   string
 	server   string
+	target   string
 	duration time.Duration
 	seed     uint64
 	clients  int
@@ -48,7 +49,8 @@ Progress (interleavings explored, actions played, actions per second) goes to st
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "", "fuzz another server instead of the embedded one (faults and restarts' server checks are skipped)")
+	f.StringVar(&o.server, "server", "", "fuzz the server at this URL instead of the embedded one (behind a fault proxy unless it is a conflictlab server)")
+	f.StringVar(&o.target, "target", "", "fuzz the server a target file describes (docs/targets.md)")
 	f.StringVar(&o.client, "client", "go", "the client under test: go, js, or a driver's command line (docs/drivers.md)")
 	f.DurationVar(&o.duration, "duration", 30*time.Second, "how long to explore")
 	f.Uint64Var(&o.seed, "seed", 0, "seed of the first round (0: from the clock); the same seed explores the same interleavings")
@@ -75,8 +77,15 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 	if _, err := clientFactory(o.client, time.Minute); err != nil {
 		return usageError{err}
 	}
-	cfg := properties.Config{Clients: o.clients, Strategy: o.strategy, SQLite: o.server == "", Faults: o.server == "",
-		InMemory: o.server == "", ServerURL: o.server, Out: o.out, Name: "counterexample", Client: o.client}
+	target, err := resolveTarget(ctx, o.server, o.target)
+	if err != nil {
+		return err
+	}
+	if target != nil {
+		fmt.Fprintf(stderr, "target: %s, %s\n", target, target.Dialect)
+	}
+	cfg := properties.Config{Clients: o.clients, Strategy: o.strategy, SQLite: true, Faults: true,
+		InMemory: target == nil, Target: target, Out: o.out, Name: "counterexample", Client: o.client}
 	terminal := isTerminal(stderr)
 	last := time.Time{}
 	c := properties.Campaign{Config: cfg, Duration: o.duration, Seed: o.seed, ChecksPerRound: o.rounds,

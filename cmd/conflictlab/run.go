@@ -18,12 +18,14 @@ import (
 	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 type runOptions struct {
 	client   string
 	timeout  time.Duration
 	server   string
+	target   string
 	strategy string
 	labels   string
 	out      string
@@ -66,7 +68,8 @@ must start empty, and the scenario's server settings (page size, dialect, clock)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "", "play against this server instead of the embedded fake server")
+	f.StringVar(&o.server, "server", "", "play against the server at this URL instead of the embedded fake server")
+	f.StringVar(&o.target, "target", "", "play against the server a target file describes (docs/targets.md): URL, dialect, tables, reset")
 	f.StringVar(&o.client, "client", "go", "the client under test: go (conflictlab's own), js (the JavaScript SDK, drivers/js), or a driver's command line (docs/drivers.md)")
 	f.DurationVar(&o.timeout, "driver-timeout", time.Minute, "how long a client's driver may take to answer one request")
 	f.StringVar(&o.strategy, "strategy", "", "only this strategy: "+strings.Join(scenarios.Strategies, ", "))
@@ -125,16 +128,21 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 	if len(jobs) == 0 {
 		return errors.New("no scenario matches: check the paths, --labels and --strategy")
 	}
+	target, err := resolveTarget(ctx, o.server, o.target)
+	if err != nil {
+		return err
+	}
 	run := &reports.Run{Server: "embedded", Started: time.Now()}
-	if o.server != "" {
-		run.Server = o.server
+	if target != nil {
+		run.Server = target.String()
+		fmt.Fprintf(stderr, "target: %s, %s\n", target, target.Dialect)
 	}
 	var bar *progressbar.ProgressBar
 	if o.progress == "always" || o.progress == "auto" && isTerminal(stderr) {
 		bar = progressbar.NewOptions(len(jobs), progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
 			progressbar.OptionSetDescription("scenarios"), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
 	}
-	opts := scenarios.Options{ServerURL: o.server, Client: o.client,
+	opts := scenarios.Options{Target: target, Client: o.client,
 		Drivers: func(name string) (drivers.Factory, error) {
 			if name == o.client {
 				return factory, nil
@@ -274,3 +282,27 @@ var ansi = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
 
 // plainText strips colour codes: errors go to pipes and logs as plain text.
 func plainText(s string) string { return ansi.ReplaceAllString(s, "") }
+
+// resolveTarget is the server a run is pointed at: nil for the embedded one, else the target
+// file's (its URL overridden by --server) or the URL's, completed by asking the server.
+func resolveTarget(ctx context.Context, server, file string) (*targets.Target, error) {
+	var t *targets.Target
+	switch {
+	case file != "":
+		var err error
+		if t, err = targets.LoadFile(file); err != nil {
+			return nil, usageError{fmt.Errorf("--target: %w", err)}
+		}
+		if server != "" {
+			t.URL = server
+		}
+	case server != "":
+		t = &targets.Target{URL: server}
+	default:
+		return nil, nil
+	}
+	if err := targets.Probe(ctx, t); err != nil {
+		return nil, usageError{fmt.Errorf("--server: %w", err)}
+	}
+	return t, nil
+}
