@@ -75,17 +75,23 @@ func (s *Server) adminInfo(w http.ResponseWriter, r *http.Request) {
 			"seed": s.seed}, "")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"kind":       "conflictlab",
-		"lastSeq":    s.LastSeq(),
-		"dialect":    s.cfg.Dialect,
-		"pageSize":   s.cfg.PageSize,
-		"maxTop":     s.cfg.MaxTop,
-		"maxBody":    s.cfg.MaxBodyBytes,
-		"seed":       s.seed,
-		"tables":     s.cfg.Tables,
-		"hardDelete": s.cfg.HardDelete,
-	}, "")
+	_, simulated := s.cfg.Clock.(*SimulatedClock)
+	last := s.LastSeq()
+	s.mu.Lock() // a reset may change these
+	info := map[string]any{
+		"kind":           "conflictlab",
+		"lastSeq":        last,
+		"simulatedClock": simulated,
+		"dialect":        s.cfg.Dialect,
+		"pageSize":       s.cfg.PageSize,
+		"maxTop":         s.cfg.MaxTop,
+		"maxBody":        s.cfg.MaxBodyBytes,
+		"seed":           s.seed,
+		"tables":         s.cfg.Tables,
+		"hardDelete":     s.cfg.HardDelete,
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, info, "")
 }
 
 // adminHistory streams the history as JSON Lines; ?since=N gives the events after seq N.
@@ -103,8 +109,31 @@ func (s *Server) adminHistory(w http.ResponseWriter, r *http.Request) {
 	_ = WriteJSONLines(w, s.HistorySince(since))
 }
 
+// adminReset empties the server; a JSON body of ResetSettings reconfigures it too.
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request) {
-	s.Reset()
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	if err != nil {
+		writeAdminError(w, badRequest("cannot read the settings: %v", err))
+		return
+	}
+	var rs ResetSettings
+	if len(strings.TrimSpace(string(raw))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rs); err != nil {
+			writeAdminError(w, badRequest("the settings: want {pageSize, hardDelete, seed, clockStepMs}: %v", err))
+			return
+		}
+	}
+	if err := s.ResetWith(rs); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			writeAdminError(w, e)
+			return
+		}
+		writeAdminError(w, badRequest("%v", err))
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"reset": true}, "")
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	DirectClient string
 }
 
+// DefaultPageSize is the page size of a server whose Config names none.
+const DefaultPageSize = defaultPageSize
+
 const (
 	defaultPageSize = 50
 	defaultMaxTop   = 1000

@@ -135,6 +135,53 @@ func (s *Server) resetLocked() {
 	s.faults.restart(s.seed)
 }
 
+// ResetSettings are what a reset may change besides emptying the server: what a scenario
+// run asks of its server (conflictlab run --server reconfigures a conflictlab server this way
+// before every run). Zero values keep the server's own setting.
+type ResetSettings struct {
+	// PageSize caps the rows of one response.
+	PageSize int `json:"pageSize,omitempty"`
+	// HardDelete makes every table delete rows for real.
+	HardDelete *bool `json:"hardDelete,omitempty"`
+	// Seed restarts generated ids and probabilistic faults from this seed.
+	Seed int64 `json:"seed,omitempty"`
+	// ClockStepMs sets a simulated clock's step per write (0: every write shares one
+	// updatedAt); a server on the real clock refuses any step but 1.
+	ClockStepMs *int64 `json:"clockStepMs,omitempty"`
+}
+
+// ResetWith is Reset with new settings; it is meant for the quiet between two runs, not for
+// a server under traffic. A setting the server cannot take is an *Error (400), and then
+// nothing changes.
+func (s *Server) ResetWith(rs ResetSettings) error {
+	if rs.PageSize < 0 || rs.ClockStepMs != nil && *rs.ClockStepMs < 0 {
+		return badRequest("pageSize and clockStepMs must not be negative")
+	}
+	if s.up != nil {
+		return badRequest("a proxy has no tables to configure")
+	}
+	sim, simulated := s.cfg.Clock.(*SimulatedClock)
+	if rs.ClockStepMs != nil && !simulated && *rs.ClockStepMs != 1 {
+		return badRequest("a clock step of %d ms needs a simulated clock (conflictlab serve --sim-clock); this server runs on the real clock", *rs.ClockStepMs)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rs.PageSize > 0 {
+		s.cfg.PageSize = rs.PageSize
+	}
+	if rs.HardDelete != nil {
+		s.cfg.HardDelete = *rs.HardDelete
+	}
+	if rs.Seed != 0 {
+		s.seed = rs.Seed
+	}
+	if rs.ClockStepMs != nil && simulated {
+		sim.SetStep(time.Duration(*rs.ClockStepMs) * time.Millisecond)
+	}
+	s.resetLocked()
+	return nil
+}
+
 // History returns a copy of every event so far, in order.
 func (s *Server) History() []Event {
 	s.mu.Lock()

@@ -22,7 +22,8 @@ func (r *runner) requirements() targets.Requirements {
 	// The clock steps once per write unless the scenario asks otherwise; a real server's clock
 	// moves on its own and cannot be told to stand still.
 	if sc.Server.ClockStepMs != 1 {
-		req.Clock = true
+		step := sc.Server.ClockStepMs
+		req.ClockStepMs = &step
 	}
 	seen := map[string]bool{}
 	table := func(name string) {

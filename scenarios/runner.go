@@ -237,7 +237,13 @@ func (r *runner) setUp() error {
 			Clock:      fakeserver.SimClock(time.Time{}).WithStep(time.Duration(r.sc.Server.ClockStepMs) * time.Millisecond),
 		}, r.inMemory())
 	} else {
-		r.server, err = targets.Connect(r.ctx, r.target, seed)
+		// A conflictlab server is reset with what the embedded server would have been.
+		hard, step, pageSize := !r.sc.Server.SoftDelete, int64(r.sc.Server.ClockStepMs), r.sc.Server.PageSize
+		if pageSize == 0 {
+			pageSize = fakeserver.DefaultPageSize
+		}
+		r.server, err = targets.Connect(r.ctx, r.target, fakeserver.ResetSettings{PageSize: pageSize,
+			HardDelete: &hard, Seed: seed, ClockStepMs: &step})
 	}
 	if err != nil {
 		return err

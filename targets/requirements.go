@@ -11,10 +11,12 @@ import (
 type Requirements struct {
 	// Faults are the fault actions its steps put in force.
 	Faults []string
-	// Clock: it moves the server's clock, needs a clock step of its own (clockStepMs), or a
-	// fault that stamps rows (clock-skew, clock-freeze) or writes between pages
-	// (page-shift).
+	// Clock: it moves the server's clock, or puts in force a fault that stamps rows
+	// (clock-skew, clock-freeze) or writes between pages (page-shift).
 	Clock bool
+	// ClockStepMs, when not nil, is a clock step per write of its own (0: writes share one
+	// updatedAt): a simulated clock's.
+	ClockStepMs *int
 	// Dialect is v2 or v1.
 	Dialect string
 	// Tables are the tables it uses.
@@ -49,7 +51,10 @@ func (t *Target) Lacks(r Requirements) string {
 		}
 	}
 	if r.Clock {
-		why = append(why, "moving the server's clock (a clock step or clockStepMs) needs a server conflictlab controls")
+		why = append(why, "moving the server's clock needs a server conflictlab controls")
+	}
+	if r.ClockStepMs != nil {
+		why = append(why, fmt.Sprintf("a clock that steps %d ms per write (clockStepMs) needs a conflictlab server on a simulated clock", *r.ClockStepMs))
 	}
 	if slices.Contains(r.Declared, "controlled") || slices.Contains(r.Declared, "clock") {
 		why = append(why, "the scenario requires a server conflictlab controls")
@@ -70,8 +75,15 @@ func (t *Target) lacksSettings(r Requirements) string {
 		why = append(why, fmt.Sprintf("the scenario speaks %s; the target speaks %s", r.Dialect, t.Dialect))
 	}
 	if t.Kind == KindConflictlab {
-		// conflictlab serve is reconfigured for every run when it lets itself be (reset with
-		// settings); what it cannot change is its dialect.
+		// conflictlab serve is reset with the run's page size, delete and seed (Connect);
+		// what it cannot change is its dialect, its largest $top and its kind of clock.
+		if r.ClockStepMs != nil && !t.SimulatedClock {
+			why = append(why, fmt.Sprintf("a clock that steps %d ms per write (clockStepMs) needs conflictlab serve --sim-clock", *r.ClockStepMs))
+		}
+		star, _ := t.Table("*")
+		if r.MaxTop > 0 && star.MaxTop != r.MaxTop {
+			why = append(why, fmt.Sprintf("the scenario relies on a largest $top of %d; the server's is %s (serve --max-top)", r.MaxTop, orUnknown(star.MaxTop)))
+		}
 		return strings.Join(why, "; ")
 	}
 	for _, name := range r.Tables {

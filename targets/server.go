@@ -236,13 +236,15 @@ func (w web) call(ctx context.Context, method, target string, header http.Header
 	return res.Header, nil
 }
 
-// Connect starts a run against a target that is not embedded: a conflictlab server is driven
-// through its admin API; any other server gets a fault proxy in front of it (seeded with
-// seed), and is emptied by its reset when it has one.
-func Connect(ctx context.Context, t *Target, seed int64) (Server, error) {
+// Connect starts a run against a target that is not embedded: a conflictlab server is reset
+// with the run's settings and driven through its admin API; any other server gets a fault
+// proxy in front of it (seeded with the run's seed), and is emptied by its reset when it has
+// one.
+func Connect(ctx context.Context, t *Target, run fakeserver.ResetSettings) (Server, error) {
+	seed := run.Seed
 	if t.Kind == KindConflictlab {
 		c := &admin{web: newWeb(t.Auth), base: t.URL}
-		if err := c.reset(ctx); err != nil {
+		if err := c.reset(ctx, run); err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -292,11 +294,11 @@ type admin struct {
 	base string
 }
 
-func (c *admin) reset(ctx context.Context) error {
+func (c *admin) reset(ctx context.Context, run fakeserver.ResetSettings) error {
 	var out struct {
 		Reset bool `json:"reset"`
 	}
-	if _, err := c.call(ctx, http.MethodPost, c.base+"/_conflictlab/reset", nil, map[string]any{}, &out); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, c.base+"/_conflictlab/reset", nil, run, &out); err != nil {
 		return &Error{Target: c.base, Msg: "resetting it through its admin API (is this machine allowed to? the admin API answers loopback clients)", Err: err}
 	}
 	return nil

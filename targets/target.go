@@ -58,6 +58,8 @@ type Target struct {
 	Tables map[string]Table `yaml:"tables,omitempty" json:"tables,omitempty"`
 	// File is the target file it was read from, for messages.
 	File string `yaml:"-" json:"file,omitempty"`
+	// SimulatedClock: a conflictlab server on a simulated clock, whose step a run can set.
+	SimulatedClock bool `yaml:"-" json:"simulatedClock,omitempty"`
 }
 
 // Auth is what the server wants to see on every request.
@@ -220,7 +222,7 @@ type Info struct {
 	HardDelete  bool   `json:"hardDelete"`
 	Personality string `json:"personality"`
 	Upstream    string `json:"upstream"`
-	Simulated   bool   `json:"-"`
+	Simulated   bool   `json:"simulatedClock"`
 }
 
 // Probe completes t by asking the server: a conflictlab server says what it is; another
@@ -265,6 +267,7 @@ func Probe(ctx context.Context, t *Target) error {
 	var info Info
 	if status == http.StatusOK && json.Unmarshal(body, &info) == nil && info.Kind == KindConflictlab {
 		t.Kind = KindConflictlab
+		t.SimulatedClock = info.Simulated
 		if t.Dialect == "" {
 			t.Dialect = info.Dialect
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -185,5 +186,58 @@ var _ = Describe("conflictlab proxy", func() {
 		out, status := conflictlab("proxy")
 		Expect(status).To(Equal(2))
 		Expect(out).To(ContainSubstring("--upstream is required"))
+	})
+})
+
+var _ = Describe("certifying a server with run --server", func() {
+	DescribeTable("conflictlab serve passes the catalogue in its dialect, every other run skipped with the reason",
+		func(dialect string) {
+			base, _, _, _, _ := serve("--sim-clock", "--dialect", dialect)
+			var out bytes.Buffer
+			cmd := newRootCommand()
+			cmd.SetArgs([]string{"run", "--server", base, "../../scenarios/catalog"})
+			cmd.SetOut(&out)
+			cmd.SetErr(&bytes.Buffer{})
+			Expect(cmd.Execute()).To(Succeed(), out.String())
+			Expect(out.String()).To(MatchRegexp(`\d+ passed, 0 failed, \d+ skipped`))
+			for _, line := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(line, "SKIP") {
+					Expect(line).To(ContainSubstring("the scenario speaks"), "the only reason to skip against conflictlab serve is the dialect")
+				}
+			}
+		},
+		Entry("v2", "v2"),
+		Entry("v1", "v1"),
+	)
+
+	DescribeTable("refuses a target it cannot use, with exit status 2 and the reason",
+		func(want string, args ...string) {
+			out, status := conflictlab(append([]string{"run"}, append(args, "../../scenarios/catalog/blog-buy-eggs.yaml")...)...)
+			Expect(status).To(Equal(2), out)
+			Expect(out).To(ContainSubstring(want))
+			Expect(out).NotTo(ContainSubstring("PASS"), "nothing runs half-way")
+		},
+		Entry("an unreachable server", "cannot reach the server", "--server", "http://127.0.0.1:1"),
+		Entry("not a URL", "want an http:// or https:// base URL", "--server", "ftp://example"),
+		Entry("a target file that is not there", "cannot read the target file", "--target", "/nonexistent/target.yaml"),
+	)
+
+	It("refuses a server that is not a table server", func() {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html>hello</html>"))
+		}))
+		defer ts.Close()
+		out, status := conflictlab("run", "--server", ts.URL, "../../scenarios/catalog/blog-buy-eggs.yaml")
+		Expect(status).To(Equal(2), out)
+		Expect(out).To(ContainSubstring("does not answer a table query"))
+	})
+
+	It("refuses a target file with an error, naming its line", func() {
+		file := GinkgoT().TempDir() + "/target.yaml"
+		Expect(os.WriteFile(file, []byte("url: http://127.0.0.1:3000\nkind: node\ntables:\n  todoitem: {softDelete: yes please}\n"), 0o644)).To(Succeed())
+		out, status := conflictlab("run", "--target", file, "../../scenarios/catalog/blog-buy-eggs.yaml")
+		Expect(status).To(Equal(2), out)
+		Expect(out).To(ContainSubstring(file + ":4:"))
 	})
 })
