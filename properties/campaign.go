@@ -34,8 +34,10 @@ type Outcome struct {
 	Stats   Stats
 	Elapsed time.Duration
 	Failed  bool
-	Message string // rapid's report of the shrunk failure
-	Seed    uint64 // the seed of the failing round
+	// Interrupted: the context ended before the duration did; what ran until then passed.
+	Interrupted bool
+	Message     string // rapid's report of the shrunk failure
+	Seed        uint64 // the seed of the failing round
 }
 
 var rapidFlags sync.Mutex
@@ -51,6 +53,7 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
+	c.Config.Context = ctx
 	stats := c.Config.Stats
 	if stats == nil {
 		stats = &Stats{}
@@ -80,6 +83,10 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 		<-done
 		if c.Progress != nil {
 			c.Progress(*stats, time.Since(start))
+		}
+		if ctx.Err() != nil {
+			out.Interrupted = true // a failure now could be the interruption's doing
+			break
 		}
 		if tb.Failed() {
 			out.Failed, out.Message, out.Seed = true, tb.String(), seed

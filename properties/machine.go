@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Config struct {
 	// Client is the client under test ("go", "js", a driver's command); see
 	// scenarios.Options.Client.
 	Client string
+	// Context, when set, bounds every action: once it ends, the interleaving under way stops
+	// where it is (its goroutine exits, its session closed), so an interrupted campaign ends
+	// at once and reports nothing it did not finish. nil: context.Background().
+	Context context.Context
 }
 
 // Stats count the work of a campaign.
@@ -112,7 +117,11 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	if name == "" {
 		name = "counterexample"
 	}
-	m := &machine{cfg: cfg, ctx: context.Background(), strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail"),
+	ctx := cfg.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	m := &machine{cfg: cfg, ctx: ctx, strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail"),
 		model: newServerModel()}
 	m.sc = &scenarios.Scenario{
 		Name:        name,
@@ -197,6 +206,10 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 // expect, so the scenario replays the same way. A failure (an expectation or a property the
 // session judged) fails the run.
 func (m *machine) play(t *rapid.T, st *scenarios.Step) (mark int, err error) {
+	if m.ctx.Err() != nil {
+		m.close(t)
+		runtime.Goexit() // interrupted: nothing after this is the system's doing
+	}
 	st.Index = len(m.sc.Steps) + 1
 	m.sc.Steps = append(m.sc.Steps, st)
 	mark = m.sess.Mark()

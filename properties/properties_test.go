@@ -1,9 +1,11 @@
 package properties_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -36,5 +38,24 @@ func TestProperties(t *testing.T) {
 			rapid.Check(t, properties.Run(properties.Config{Strategy: s, Faults: true, InMemory: true, Concurrent: true,
 				Out: "testdata/counterexamples", Name: "counterexample-concurrent-" + s}))
 		})
+	}
+}
+
+// TestCampaignStopsWhenItsContextEnds: an interrupted campaign ends at once, in the middle of
+// an interleaving, and calls nothing it did not finish a failure.
+func TestCampaignStopsWhenItsContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	out := properties.Campaign{Config: properties.Config{Faults: true, InMemory: true}, Duration: time.Minute, Seed: 9,
+		ChecksPerRound: 1000}.Run(ctx)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the campaign took %s to stop", took)
+	}
+	if !out.Interrupted || out.Failed {
+		t.Fatalf("interrupted %v, failed %v: %s", out.Interrupted, out.Failed, out.Message)
+	}
+	if out.Stats.Actions == 0 {
+		t.Fatal("nothing ran before the interruption")
 	}
 }
