@@ -55,11 +55,12 @@ type Server interface {
 // as direct writes and never hits them with a fault.
 const ActorID = "conflictlab-server-actor"
 
-// limits of the runner's own reads of a server it does not control.
-const (
-	maxReadBody  = 32 << 20
-	maxReadPages = 10_000
-	readPageSize = 100
+// Limits of the runner's own reads of a server it does not control: a server that keeps
+// sending pages (or one large answer) cannot keep a run going, or its memory growing.
+var (
+	maxReadBody  int64 = 32 << 20
+	maxReadRows        = 200_000
+	readPageSize       = 100
 )
 
 // Settings configure the embedded server of a run (or a conflictlab server that takes them).
@@ -214,7 +215,7 @@ func (w web) call(ctx context.Context, method, target string, header http.Header
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) > maxReadBody {
+	if int64(len(raw)) > maxReadBody {
 		return nil, fmt.Errorf("%s %s: the answer is over %d MiB", method, target, maxReadBody>>20)
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
@@ -472,9 +473,9 @@ func (p *proxied) Row(ctx context.Context, table, id string) (map[string]any, er
 func (p *proxied) Rows(ctx context.Context, table string) ([]map[string]any, error) {
 	var out []map[string]any
 	seen := map[string]bool{}
-	for page := 0; ; page++ {
-		if page >= maxReadPages {
-			return nil, fmt.Errorf("reading table %s: still not at its end after %d pages", table, maxReadPages)
+	for {
+		if len(out) >= maxReadRows {
+			return nil, fmt.Errorf("reading table %s: still not at its end after %d rows", table, maxReadRows)
 		}
 		q := url.Values{"__includeDeleted": {"true"}, "$top": {strconv.Itoa(readPageSize)}, "$skip": {strconv.Itoa(len(out))},
 			"$orderby": {"id"}}

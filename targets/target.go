@@ -307,17 +307,23 @@ func Probe(ctx context.Context, t *Target) error {
 			break
 		}
 	}
-	try := []string{t.Dialect}
-	if t.Dialect == "" {
-		try = []string{"v2", "v1"}
-	}
+	// A v2 server answers a query that carries ZUMO-API-VERSION, and (strictly) refuses one
+	// without; a v1 server answers both. The system columns of a row, when there is one, tell
+	// them apart for sure; an empty table of a server that answers both is taken for v2.
 	var last string
-	for _, d := range try {
+	answers := map[string][]map[string]any{}
+	for _, d := range []string{"v2", "v1"} {
+		if t.Dialect != "" && t.Dialect != d {
+			continue
+		}
 		h := map[string]string{}
+		q := "?$top=1"
 		if d == "v2" {
 			h["ZUMO-API-VERSION"] = "2.0.0"
+		} else {
+			q += "&__systemproperties=*"
 		}
-		status, body, err := get("/tables/"+table+"?$top=1", h)
+		status, body, err := get("/tables/"+table+q, h)
 		if err != nil {
 			return &Error{Target: t.URL, Msg: "cannot reach the server", Err: errors.Join(ErrUnreachable, err)}
 		}
@@ -326,10 +332,26 @@ func Probe(ctx context.Context, t *Target) error {
 			Results []map[string]any `json:"results"`
 		}
 		if status == http.StatusOK && (json.Unmarshal(body, &rows) == nil || json.Unmarshal(body, &wrapped) == nil && wrapped.Results != nil) {
-			t.Dialect = d
-			return nil
+			if rows == nil {
+				rows = wrapped.Results
+			}
+			answers[d] = rows
+			continue
 		}
 		last = fmt.Sprintf("GET /tables/%s (%s) answered %d %.200s", table, d, status, strings.TrimSpace(string(body)))
+	}
+	_, v2 := answers["v2"]
+	v1rows, v1 := answers["v1"]
+	switch {
+	case v1 && len(v1rows) > 0 && v1rows[0]["__version"] != nil:
+		t.Dialect = "v1"
+	case v2:
+		t.Dialect = "v2"
+	case v1:
+		t.Dialect = "v1"
+	}
+	if t.Dialect != "" && (v1 || v2) {
+		return nil
 	}
 	return &Error{Target: t.URL, Msg: "does not answer a table query (" + last + "); is it a table server, and does it have that table? Name its tables in a target file",
 		Err: ErrNotATableServer}
