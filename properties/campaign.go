@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"pgregory.net/rapid"
+
+	"github.com/conflictlab/conflictlab/drivers"
 )
 
 // Campaign runs the state machine for a while outside go test, round after round of rapid
@@ -54,6 +56,13 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
 	c.Config.Context = ctx
+	if c.Config.Capabilities == nil && c.Config.Client != "" && c.Config.Client != "go" {
+		caps, err := ClientCapabilities(ctx, c.Config.Client)
+		if err != nil {
+			return Outcome{Failed: true, Message: err.Error()}
+		}
+		c.Config.Capabilities = &caps
+	}
 	stats := c.Config.Stats
 	if stats == nil {
 		stats = &Stats{}
@@ -179,4 +188,18 @@ func Check(name string, prop func(*rapid.T)) (string, bool) {
 	}()
 	<-done
 	return tb.String(), tb.Failed()
+}
+
+// ClientCapabilities asks a client's driver what it can do, starting it once.
+func ClientCapabilities(ctx context.Context, client string) (drivers.Capabilities, error) {
+	factory, err := drivers.Lookup(client)
+	if err != nil {
+		return drivers.Capabilities{}, err
+	}
+	drv, err := factory(ctx)
+	if err != nil {
+		return drivers.Capabilities{}, fmt.Errorf("client %s: %w", client, err)
+	}
+	defer drv.Close()
+	return drv.Info().Capabilities, nil
 }

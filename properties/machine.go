@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type Config struct {
 	// Client is the client under test ("go", "js", a driver's command); see
 	// scenarios.Options.Client.
 	Client string
+	// Capabilities are what the client can do, when it is not conflictlab's own: the machine
+	// draws only strategies, options, stores and ops the client has (nil: all of them).
+	// Campaign fills it in by asking the client's driver once.
+	Capabilities *drivers.Capabilities
 	// Context, when set, bounds every action: once it ends, the interleaving under way stops
 	// where it is (its goroutine exits, its session closed), so an interrupted campaign ends
 	// at once and reports nothing it did not finish. nil: context.Background().
@@ -66,6 +71,30 @@ type Stats struct {
 
 // ids is the pool of item ids: small, so that devices meet on the same items.
 var ids = []string{"a", "b", "c"}
+
+// can reports whether the client has a capability (what: strategy, option, store, op).
+func (cfg Config) can(what, name string) bool {
+	c := cfg.Capabilities
+	if c == nil {
+		return true
+	}
+	list := map[string][]string{"strategy": c.Strategies, "option": c.Options, "store": c.Stores, "op": c.Ops}[what]
+	return slices.Contains(list, name)
+}
+
+// strategies are the strategies the machine draws from: those the client has.
+func (cfg Config) strategies() []string {
+	var out []string
+	for _, s := range scenarios.Strategies {
+		if cfg.can("strategy", s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sqlite reports whether the first client keeps a SQLite store (and restarts on it).
+func (cfg Config) sqlite() bool { return cfg.SQLite && cfg.can("store", "sqlite") }
 
 // controlled reports whether the machine's server is one conflictlab drives itself.
 func (cfg Config) controlled() bool { return cfg.Target == nil || cfg.Target.Controlled() }
@@ -111,7 +140,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	}
 	strategy := cfg.Strategy
 	if strategy == "" {
-		strategy = rapid.SampledFrom(scenarios.Strategies).Draw(t, "strategy")
+		strategy = rapid.SampledFrom(cfg.strategies()).Draw(t, "strategy")
 	}
 	name := cfg.Name
 	if name == "" {
@@ -123,6 +152,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	}
 	m := &machine{cfg: cfg, ctx: ctx, strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail"),
 		model: newServerModel()}
+	m.tail = m.tail && cfg.can("option", "collapseUpdateDeleteToTail")
 	m.sc = &scenarios.Scenario{
 		Name:        name,
 		Description: "Written by the property tests: a failing interleaving, shrunk.",
@@ -140,8 +170,11 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	}
 	for i := range n {
 		c := &scenarios.ClientSpec{Name: fmt.Sprintf("c%d", i), Store: "memory",
-			Options: scenarios.ClientOptions{Options: drivers.Options{CollapseUpdateDeleteToTail: m.tail, PageSize: 2}}}
-		if i == 0 && cfg.SQLite {
+			Options: scenarios.ClientOptions{Options: drivers.Options{CollapseUpdateDeleteToTail: m.tail}}}
+		if cfg.can("option", "pageSize") {
+			c.Options.PageSize = 2
+		}
+		if i == 0 && cfg.sqlite() {
 			c.Store = "sqlite"
 		}
 		m.sc.Clients = append(m.sc.Clients, c)
@@ -188,15 +221,21 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		a["fault"] = m.addFault
 		a["heal"] = m.heal
 	}
-	if m.cfg.SQLite {
+	if m.cfg.sqlite() {
 		a["restart"] = m.restart
+	}
+	if !m.cfg.can("op", "query") {
+		delete(a, "query")
+	}
+	if !m.cfg.can("op", "purge") {
+		delete(a, "purge")
 	}
 	if m.cfg.Concurrent {
 		a["write-during-pull"] = m.writeDuringPull
 	}
 	if m.strategy == "client-wins" || m.strategy == "server-wins" {
 		a["converge"] = m.converge // cancel and manual leave conflicts for a person: they never settle
-	} else {
+	} else if m.cfg.can("op", "resolve") {
 		a["resolve"] = m.resolve
 	}
 	return a
