@@ -133,8 +133,12 @@ func (run *Run) Bounded() *Run {
 		size := historySize(h)
 		if total+size > l.TotalBytes {
 			if !s.failing {
-				h = &History{Started: h.Started, Steps: h.Steps, Lanes: h.Lanes,
-					Cut: &HistoryCut{Events: len((*s.h).Events), Reason: fmt.Sprintf("the cap of %s on all histories", byteSize(l.TotalBytes))}}
+				cut := HistoryCut{Reason: fmt.Sprintf("the cap of %s on all histories", byteSize(l.TotalBytes))}
+				if h.Cut != nil {
+					cut.Events, cut.Bodies = h.Cut.Events, h.Cut.Bodies
+				}
+				cut.Events += len(h.Events)
+				h = &History{Started: h.Started, Steps: h.Steps, Lanes: h.Lanes, Cut: &cut}
 			} else {
 				h = cutBodies(h, 0)
 				h = cutEvents(h, min(l.ResultBytes, minimalBytes), s.focus, fmt.Sprintf("the cap of %s on all histories", byteSize(l.TotalBytes)))
