@@ -262,7 +262,8 @@ var _ = Describe("report.html in a browser", Label("browser"), Ordered, Continue
 			do(p, chromedp.EmulateViewport(1400, 900))
 			png := screenshot(p, "readme-matrix", "#matrix-table")
 			Expect(os.WriteFile(path, png, 0o644)).To(Succeed())
-			do(p, chromedp.Navigate("file://"+write("two-targets", merged)+"#timeline-1"), chromedp.WaitVisible(chromedp.CSS("#timeline-1 .ev")))
+			do(p, chromedp.EmulateViewport(1800, 1000), chromedp.Navigate("file://"+write("two-targets", merged)+"#timeline-1"),
+				chromedp.WaitVisible(chromedp.CSS("#timeline-1 .ev")), chromedp.Click(chromedp.CSS("#timeline-1 .ev.conflict")))
 			png = screenshot(p, "readme-timeline", "#timeline-1")
 			Expect(os.WriteFile(strings.TrimSuffix(path, ".png")+"-timeline.png", png, 0o644)).To(Succeed())
 		}
