@@ -178,8 +178,8 @@ var _ = Describe("Bounded", func() {
 			r.History = nil
 			bare.Results = append(bare.Results, r)
 		}
-		Expect(size(run) - size(&bare)).To(BeNumerically(">", 4<<20), "the histories alone are more than twice the cap")
-		Expect(size(run.Bounded()) - size(&bare)).To(BeNumerically("<", 2*(2<<20)), "the cap is of compact JSON: indented, twice as much at most")
+		Expect(size(run)-size(&bare)).To(BeNumerically(">", 4<<20), "the histories alone are more than twice the cap")
+		Expect(size(run.Bounded())-size(&bare)).To(BeNumerically("<", 2*(2<<20)), "the cap is of compact JSON: indented, twice as much at most")
 	})
 })
 
