@@ -33,13 +33,13 @@ const (
 // Run is everything one `conflictlab run` (or `make report`) did, or several such result
 // sets merged by Merge.
 type Run struct {
+	// Provenance says what made the run: conflictlab's version, Go, the targets and clients,
+	// seeds, date and command line. Every format shows it first.
+	Provenance *Provenance `json:"provenance,omitempty"`
 	// Server is "embedded" or the URL of the external server; Target says more, per result.
 	Server   string        `json:"server"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"durationNs"`
-	// Provenance says what made the run: conflictlab's version, Go, the targets and clients,
-	// seeds, date and command line. Every format prints it first.
-	Provenance *Provenance `json:"provenance,omitempty"`
 	// Limits bound the histories kept in results.json (limits.go); nil is DefaultLimits.
 	Limits  *Limits  `json:"limits,omitempty"`
 	Results []Result `json:"results"`
