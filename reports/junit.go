@@ -250,6 +250,9 @@ func junitFailureOf(f *Failure) *junitFailure {
 	if f.Property != "" {
 		fmt.Fprintf(&b, "property: %s\n", f.Property)
 	}
+	if f.Rule != "" {
+		fmt.Fprintf(&b, "rule: %s\n", f.Rule)
+	}
 	fmt.Fprintf(&b, "expected: %s\n", indentLines(f.Expectation))
 	fmt.Fprintf(&b, "got: %s\n", indentLines(f.Got))
 	if len(f.Requests) > 0 {

@@ -203,6 +203,9 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 		if f.Property != "" {
 			md.printf("- **Property:** %s\n", mdText(f.Property))
 		}
+		if f.Rule != "" {
+			md.printf("- **Rule:** %s\n", mdText(f.Rule))
+		}
 		md.printf("- **Expected:** ")
 		md.block("  ", f.Expectation)
 		md.printf("- **Got:** ")

@@ -140,7 +140,7 @@ func targetOfServer(server string) *Target {
 	if server == "" || server == "embedded" {
 		return &Target{Kind: "embedded"}
 	}
-	return &Target{Kind: "url", URL: server}
+	return &Target{Kind: "other", URL: server}
 }
 
 // mergeCampaigns keeps unsharded campaigns as they are and puts shards of one campaign

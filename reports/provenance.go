@@ -11,16 +11,16 @@ import (
 
 // Target is a server under test as a result saw it.
 type Target struct {
-	// Kind is what the server is: "embedded" (the fake server in the same process),
-	// "conflictlab" (conflictlab serve, reached by URL), "node" (azure-mobile-apps-node), or
-	// "url" for any other server; a proxy in front of it does not change its kind.
+	// Kind is what the server is, as package targets names it: "embedded" (the fake server
+	// in the same process), "conflictlab" (conflictlab serve, reached by URL), "node"
+	// (azure-mobile-apps-node) or "other"; a proxy in front of it does not change its kind.
 	Kind string `json:"kind"`
 	// URL is where it was reached ("" for the embedded server).
 	URL string `json:"url,omitempty"`
 	// Dialect is the protocol flavour it speaks: "v2" or "v1" (PROTOCOL.md).
 	Dialect string `json:"dialect,omitempty"`
-	// Personality is what the server says or is known to be, free text, e.g.
-	// "azure-mobile-apps 4.0.2, sqlite, soft delete".
+	// Personality is the real server a conflictlab server imitates ("node"), as its info
+	// says, or what else is known of the server, e.g. "azure-mobile-apps 4.0.2, sqlite".
 	Personality string `json:"personality,omitempty"`
 	// Name, when set, is how the report names the target (else Kind, then URL).
 	Name string `json:"name,omitempty"`

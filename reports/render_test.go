@@ -157,13 +157,14 @@ var _ = Describe("WriteMarkdown", func() {
 		Expect(md).To(ContainSubstring("- **P5** strategy violated in blog-buy-eggs × server-wins: \n  ```\n  local row kept\n  server row: {\"text\":\"Buy organic eggs\"}\n  ```\n"))
 	})
 
-	It("details each failure: step, expectation, what happened, property, requests and replay", func() {
+	It("details each failure: step, expectation, what happened, property, rule, requests and replay", func() {
 		Expect(md).To(ContainSubstring(strings.Join([]string{
 			"### 1. blog-buy-eggs × server-wins",
 			"",
 			"- **File:** `catalog/blog-buy-eggs.yaml`",
 			"- **At:** step 4, line 23: `phone: pull todoitem (queryId all)`",
 			"- **Property:** P5",
+			"- **Rule:** a 412 answer is resolved by the strategy",
 			"- **Expected:** `requests [PATCH /tables/todoitem/e1, GET /tables/todoitem, ...]`",
 			"- **Got:** ",
 			"  ```",
@@ -294,6 +295,7 @@ var _ = Describe("WriteHTML", func() {
 		Expect(page).To(ContainSubstring(`<tr><td>P4 convergence</td><td class="verdict-unknown">unknown</td><td>purge-pending</td><td>client-wins</td><td><pre>a fault was never healed</pre></td></tr>`))
 		Expect(page).To(ContainSubstring("<h3>1. blog-buy-eggs × server-wins</h3>"))
 		Expect(page).To(ContainSubstring("<dt>At</dt><dd>step 4, line 23: <code>phone: pull todoitem (queryId all)</code></dd>"))
+		Expect(page).To(ContainSubstring("<dt>Property</dt><dd>P5</dd>\n<dt>Rule</dt><dd>a 412 answer is resolved by the strategy</dd>"))
 		Expect(page).To(ContainSubstring("<dt>Requests</dt><dd><pre>PATCH /tables/todoitem/e1 412\nGET /tables/todoitem?$filter=a|b 200</pre></dd>"))
 		Expect(page).To(ContainSubstring("<dt>Replay</dt><dd><pre>conflictlab run --strategy server-wins catalog/blog-buy-eggs.yaml</pre></dd>"))
 		Expect(page).To(ContainSubstring("<h3>3. purge-pending × server-wins</h3>\n<dl class=\"failure\">\n<dt>At</dt><dd>not recorded</dd>\n" +
@@ -371,7 +373,7 @@ var _ = Describe("WriteJUnit", func() {
 	})
 
 	It("is XML with the run's totals", func() {
-		Expect(raw).To(HavePrefix(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<!-- conflictlab compatibility report\n     targets: url, http://127.0.0.1:8080\n"))
+		Expect(raw).To(HavePrefix(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<!-- conflictlab compatibility report\n     targets: other, http://127.0.0.1:8080\n"))
 		Expect(raw).To(ContainSubstring("\n-->\n<testsuites"))
 		Expect(doc.Tests).To(Equal(8))
 		Expect(doc.Failures).To(Equal(3))
@@ -401,7 +403,7 @@ var _ = Describe("WriteJUnit", func() {
 			xmlProperty{"server", "http://127.0.0.1:8080"},
 			xmlProperty{"labels", "blog,conflict"},
 			xmlProperty{"file", "catalog/blog-buy-eggs.yaml"},
-			xmlProperty{"targets", "url, http://127.0.0.1:8080"}))
+			xmlProperty{"targets", "other, http://127.0.0.1:8080"}))
 	})
 
 	It("has a case per strategy, classed by its scenario and named for the strategy", func() {
@@ -438,9 +440,9 @@ var _ = Describe("WriteJUnit", func() {
 			names = append(names, c.Classname+": "+c.Name)
 		}
 		Expect(names).To(Equal([]string{
-			"blog-buy-eggs: client-wins [url · client ?]", "blog-buy-eggs: client-wins [node · js 2.0.1]",
-			"blog-buy-eggs: server-wins [url · client ?]", "blog-buy-eggs: server-wins [node · js 2.0.1]",
-			"blog-buy-eggs: cancel [url · client ?]", "blog-buy-eggs: cancel [node · js 2.0.1]",
+			"blog-buy-eggs: client-wins [other · client ?]", "blog-buy-eggs: client-wins [node · js 2.0.1]",
+			"blog-buy-eggs: server-wins [other · client ?]", "blog-buy-eggs: server-wins [node · js 2.0.1]",
+			"blog-buy-eggs: cancel [other · client ?]", "blog-buy-eggs: cancel [node · js 2.0.1]",
 		}))
 	})
 
@@ -452,6 +454,7 @@ var _ = Describe("WriteJUnit", func() {
 		Expect(f.Text).To(Equal(strings.Join([]string{
 			"step 4, line 23: phone: pull todoitem (queryId all)",
 			"property: P5",
+			"rule: a 412 answer is resolved by the strategy",
 			"expected: requests [PATCH /tables/todoitem/e1, GET /tables/todoitem, ...]",
 			"got: requests [PATCH /tables/todoitem/e1]",
 			`  then error: push-failed <script>alert("x")</script> & 'more' | piped`,
