@@ -18,14 +18,16 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test report fuzz fuzz-targets bench lint build
+.PHONY: test report fuzz fuzz-targets bench lint build chromium screenshot
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
-## with -race, then a short run of each fuzz target
-test:
+## with -race (the report's browser specs in Chromium, required where it could be installed),
+## then a short run of each fuzz target
+test: chromium
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...
-	$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
+	env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
+		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
 	@$(MAKE) --no-print-directory fuzz-targets FUZZTIME=$(TEST_FUZZTIME)
 	$(GO) run ./cmd/conflictlab fuzz --duration 5s --out $(REPORT_DIR)/fuzz
 
@@ -58,6 +60,24 @@ bench:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## chromium: Debian's Chromium for the report's browser specs (reports/browser_test.go),
+## installed with apt-get when /usr/bin/chromium is missing and we are root; otherwise the
+## specs skip and say why
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "chromium: installing Debian's chromium for the report's browser specs"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium: /usr/bin/chromium is missing and we are not root with apt-get: the report's browser specs will skip"; \
+	fi
+
+## screenshot: docs/report.png and docs/report-timeline.png, the README's pictures of the
+## report, taken by the browser specs from generated results
+screenshot: chromium
+	CONFLICTLAB_SCREENSHOT=$(CURDIR)/docs/report.png $(GINKGO) --label-filter=browser --focus='two targets' ./reports
 
 ## build: the conflictlab binary
 build:

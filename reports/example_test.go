@@ -25,7 +25,11 @@ func ExampleWriteMarkdown() {
 				Properties: []reports.PropertyResult{{ID: "P5", Name: "strategy", Verdict: reports.Violated, Checks: 1}}},
 			{Scenario: "crash-mid-push", Labels: []string{"durability"}, Strategy: "client-wins",
 				Status: reports.Skipped, Reason: "needs the embedded server's crash fault"},
+			// A scenario that names no strategy shows under the one its devices used.
+			{Scenario: "purge-pending", Labels: []string{"purge"}, Status: reports.Passed, Steps: 3,
+				Devices: []reports.Device{{Name: "phone", Strategy: "manual", Store: "sqlite"}}},
 		},
+		Provenance: &reports.Provenance{Version: "v0.3.0", GoVersion: "go1.26.0", Command: []string{"conflictlab", "run", "scenarios/catalog"}},
 	}
 	if err := reports.WriteMarkdown(os.Stdout, run); err != nil {
 		panic(err)
@@ -35,20 +39,36 @@ func ExampleWriteMarkdown() {
 	//
 	// Server `embedded`, started 2024-03-05 14:30:00 UTC, took 1.25s.
 	//
-	// **1 passed, 1 failed, 1 skipped**
+	// **2 passed, 1 failed, 1 skipped**
+	//
+	// - conflictlab: `v0.3.0`
+	// - Go: `go1.26.0`
+	// - command: `conflictlab run scenarios/catalog`
+	// - targets: `embedded`
+	// - histories: `histories of failed results; bodies cut at 2 KiB, each history at 256 KiB, all at 32 MiB`
 	//
 	// ## Matrix
 	//
-	// | scenario | labels | client-wins | server-wins |
-	// |---|---|---|---|
-	// | blog-buy-eggs | blog, conflict | pass | FAIL step 4 (P5) |
-	// | crash-mid-push | durability | skip | – |
+	// | scenario | labels | client-wins | server-wins | manual |
+	// |---|---|---|---|---|
+	// | blog-buy-eggs | blog, conflict | pass | FAIL step 4 (P5) | – |
+	// | crash-mid-push | durability | skip | – | – |
+	// | purge-pending | purge | – | – | pass |
+	// | **total** | | 1✓ 0✗ 1– | 0✓ 1✗ 0– | 1✓ 0✗ 0– |
+	//
+	// A cell is the result of the scenario under the column's strategy: pass; FAIL with the step of its first failure and the violated property; skip (it could not run here); – (not played). A scenario that names no strategy is under the strategy its devices used (each device's in brackets).
 	//
 	// ## Properties
 	//
 	// | property | name | results | holds | violated | unknown |
 	// |---|---|--:|--:|--:|--:|
 	// | P5 | strategy | 2 | 1 | 1 | 0 |
+	//
+	// By column (results holding / results checking; for a campaign, checks):
+	//
+	// | property | client-wins | server-wins | manual |
+	// |---|---|---|---|
+	// | P5 strategy | 1/1 | 1 violated | – |
 	//
 	// Not shown to hold:
 	//

@@ -13,26 +13,38 @@ import (
 // first, since every other form can be made again from it.
 var reportFiles = []struct {
 	name  string
-	write func(io.Writer, *Run) error
+	write func(w io.Writer, run *Run, linkBase string) error
 }{
-	{"results.json", WriteJSON},
-	{"report.md", WriteMarkdown},
-	{"report.html", WriteHTML},
-	{"junit.xml", WriteJUnit},
+	{"results.json", func(w io.Writer, run *Run, _ string) error { return WriteJSON(w, run) }},
+	{"report.md", func(w io.Writer, run *Run, _ string) error { return WriteMarkdown(w, run) }},
+	{"report.html", writeHTML},
+	{"junit.xml", func(w io.Writer, run *Run, _ string) error { return WriteJUnit(w, run) }},
 }
 
-// WriteAll writes results.json, report.md, report.html and junit.xml into dir, creating it.
-// Each file is written to a temporary file in dir and renamed into place, so a reader never
-// sees half a report and a failed write leaves the previous file as it was. A file that
-// cannot be written does not stop the others; the error names every file that failed.
+// WriteAll writes results.json, report.md, report.html and junit.xml into dir, creating it,
+// from the run bounded by its Limits (Bounded): every file shows the same histories.
+// report.html links scenario files from dir, taking their paths as relative to the current
+// directory. Each file is written to a temporary file in dir and renamed into place, so a
+// reader never sees half a report and a failed write leaves the previous file as it was. A
+// file that cannot be written does not stop the others; the error names every file that
+// failed.
 func WriteAll(dir string, run *Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
+	run = run.Bounded()
+	linkBase := ""
+	if abs, err := filepath.Abs(dir); err == nil {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(abs, wd); err == nil {
+				linkBase = filepath.ToSlash(rel)
+			}
+		}
+	}
 	var errs []error
 	for _, f := range reportFiles {
 		path := filepath.Join(dir, f.name)
-		if err := writeFileAtomic(path, func(w io.Writer) error { return f.write(w, run) }); err != nil {
+		if err := writeFileAtomic(path, func(w io.Writer) error { return f.write(w, run, linkBase) }); err != nil {
 			errs = append(errs, fmt.Errorf("reports: writing %s: %w", path, err))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,71 +63,83 @@ type (
 	}
 )
 
-// WriteJUnit writes the run as junit.xml: a <testsuite> per scenario (sorted by name) and in
-// it a <testcase> per strategy, named "scenario [strategy]"; a failed result carries a
-// <failure> with the expectation, what happened and the requests, a skipped one <skipped>
-// with its reason, and skipped steps go to <system-out>.
+// WriteJUnit writes the run as junit.xml, opening with the provenance as a comment: a
+// <testsuite> per scenario (sorted by name) and in it a <testcase> per strategy, classname
+// the scenario and name the strategy (with the side, "client-wins [node · js 2.0.1]", when
+// several targets or clients are compared); a failed result carries a <failure> with the
+// expectation, what happened and the requests, a skipped one <skipped> with its reason, and
+// skipped steps go to <system-out>. Each campaign is a <testsuite> too, with a <testcase>
+// per property it checked.
 func WriteJUnit(w io.Writer, run *Run) error {
-	column := map[string]int{}
-	for i, s := range run.Strategies() {
-		column[s] = i
-	}
-	results := sortedResults(run.Results, column)
-	labels := map[string][]string{}
-	for _, row := range matrix(results, column, len(column)) {
-		labels[row.Scenario] = row.Labels
-	}
-
+	rep := newReport(run, "")
 	doc := junitSuites{Name: "conflictlab", Time: seconds(run.Duration)}
 	var timestamp string
 	if !run.Started.IsZero() {
 		timestamp = run.Started.Format("2006-01-02T15:04:05")
 	}
-	for _, res := range results {
-		if n := len(doc.Suites); n == 0 || doc.Suites[n-1].Name != res.Scenario {
-			suite := junitSuite{Name: res.Scenario, Timestamp: timestamp}
+	// Every suite says what made it (the whole provenance is the comment at the top).
+	var provProps []junitProperty
+	for _, p := range rep.Provenance {
+		if p.Key == "conflictlab" || p.Key == "targets" || p.Key == "clients" {
+			provProps = append(provProps, junitProperty{Name: p.Key, Value: p.Value})
+		}
+	}
+	labels := map[string][]string{}
+	for _, row := range rep.Rows {
+		labels[row.Scenario] = row.Labels
+	}
+	for _, r := range rep.results {
+		if n := len(doc.Suites); n == 0 || doc.Suites[n-1].Name != r.Scenario {
+			suite := junitSuite{Name: r.Scenario, Timestamp: timestamp}
 			if run.Server != "" {
 				suite.Properties = append(suite.Properties, junitProperty{Name: "server", Value: run.Server})
 			}
-			if l := labels[res.Scenario]; len(l) > 0 {
+			if l := labels[r.Scenario]; len(l) > 0 {
 				suite.Properties = append(suite.Properties, junitProperty{Name: "labels", Value: strings.Join(l, ",")})
 			}
-			if res.File != "" {
-				suite.Properties = append(suite.Properties, junitProperty{Name: "file", Value: res.File})
+			if r.File != "" {
+				suite.Properties = append(suite.Properties, junitProperty{Name: "file", Value: r.File})
 			}
+			suite.Properties = append(suite.Properties, provProps...)
 			doc.Suites = append(doc.Suites, suite)
 		}
 		suite := &doc.Suites[len(doc.Suites)-1]
-		classname := "scenarios"
-		if l := labels[res.Scenario]; len(l) > 0 {
-			classname = l[0]
+		name := r.column
+		if rep.MultiSide {
+			name += " [" + rep.Sides[r.side].Label + "]"
+		}
+		if d := devicesText(r.Result); d != "" {
+			name += " (" + d + ")"
 		}
 		tc := junitCase{
-			Name:      fmt.Sprintf("%s [%s]", res.Scenario, strategyName(res.Strategy)),
-			Classname: classname,
-			Time:      seconds(res.Duration),
-			File:      res.File,
+			Name:      name,
+			Classname: r.Scenario,
+			Time:      seconds(r.Duration),
+			File:      r.File,
 		}
-		switch res.Status {
+		switch r.Status {
 		case Passed:
 		case Failed:
-			tc.Failure = junitFailureOf(res.Failure)
+			tc.Failure = junitFailureOf(r.Failure)
 			suite.Failures++
 		default:
-			tc.Skipped = &junitSkipped{Message: cmp.Or(res.Reason, noReason)}
+			tc.Skipped = &junitSkipped{Message: cmp.Or(r.Reason, noReason)}
 			suite.Skipped++
 		}
-		if len(res.SkippedSteps) > 0 {
+		if len(r.SkippedSteps) > 0 {
 			var b strings.Builder
-			for _, st := range res.SkippedSteps {
+			for _, st := range r.SkippedSteps {
 				fmt.Fprintf(&b, "skipped step %d (%s): %s\n", st.Step, st.What, cmp.Or(st.Reason, noReason))
 			}
 			tc.SystemOut = &junitText{Text: xmlText(b.String())}
 		}
 		suite.Tests++
 		suite.Cases = append(suite.Cases, tc)
-		suite.total += res.Duration
+		suite.total += r.Duration
 		suite.Time = seconds(suite.total)
+	}
+	for i := range run.Campaigns {
+		doc.Suites = append(doc.Suites, campaignSuite(&run.Campaigns[i], rep.Campaigns[i], timestamp, provProps))
 	}
 	for _, s := range doc.Suites {
 		doc.Tests += s.Tests
@@ -137,6 +150,17 @@ func WriteJUnit(w io.Writer, run *Run) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
+	if len(rep.Provenance) > 0 {
+		var b strings.Builder
+		b.WriteString("<!-- conflictlab compatibility report\n")
+		for _, p := range rep.Provenance {
+			fmt.Fprintf(&b, "     %s: %s\n", p.Key, xmlComment(p.Value))
+		}
+		b.WriteString("-->\n")
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+	}
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
 	if err := enc.Encode(doc); err != nil {
@@ -144,6 +168,70 @@ func WriteJUnit(w io.Writer, run *Run) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// campaignSuite is a campaign as a test suite: a case per property it checked, failed when
+// the property was violated (with the counterexample), skipped when never decided.
+func campaignSuite(c *Campaign, v campaignView, timestamp string, prov []junitProperty) junitSuite {
+	name := "campaign " + v.Name
+	suite := junitSuite{Name: name, Timestamp: timestamp, Time: seconds(c.Duration)}
+	suite.Properties = append(suite.Properties,
+		junitProperty{Name: "seed", Value: strconv.FormatUint(c.Seed, 10)},
+		junitProperty{Name: "interleavings", Value: strconv.Itoa(c.Interleavings)},
+		junitProperty{Name: "actions", Value: strconv.Itoa(c.Actions)})
+	if v.Shards != "" {
+		suite.Properties = append(suite.Properties, junitProperty{Name: "shards", Value: v.Shards})
+	}
+	if v.Side != "" {
+		suite.Properties = append(suite.Properties, junitProperty{Name: "target", Value: v.Side})
+	}
+	suite.Properties = append(suite.Properties, prov...)
+	for _, p := range v.Properties {
+		tc := junitCase{Name: strings.TrimSpace(p.ID + " " + p.Name), Classname: name, Time: "0.000"}
+		switch {
+		case p.Violated > 0:
+			var b strings.Builder
+			fmt.Fprintf(&b, "%d of %d checks violated %s\n", p.Violated, p.Checks, p.ID)
+			for _, ce := range c.Counterexamples {
+				if ce.Property != "" && ce.Property != p.ID {
+					continue
+				}
+				fmt.Fprintf(&b, "counterexample: %s (seed %d)\n", cmp.Or(ce.Path, "not written"), ce.Seed)
+				if ce.Replay != "" {
+					fmt.Fprintf(&b, "replay: %s\n", ce.Replay)
+				}
+				if ce.Message != "" {
+					fmt.Fprintf(&b, "%s\n", ce.Message)
+				}
+			}
+			tc.Failure = &junitFailure{Message: fmt.Sprintf("%s violated in %d of %d checks", p.ID, p.Violated, p.Checks), Type: p.ID, Text: xmlText(b.String())}
+			suite.Failures++
+		case p.Checks == 0 || p.Holds == 0:
+			tc.Skipped = &junitSkipped{Message: fmt.Sprintf("%s was never decided (%d unknown)", p.ID, p.Unknown)}
+			suite.Skipped++
+		}
+		suite.Tests++
+		suite.Cases = append(suite.Cases, tc)
+	}
+	if len(v.Properties) == 0 {
+		tc := junitCase{Name: "campaign", Classname: name, Time: seconds(c.Duration)}
+		if c.Status == Failed {
+			tc.Failure = &junitFailure{Message: "a property was violated"}
+			suite.Failures++
+		}
+		suite.Tests++
+		suite.Cases = append(suite.Cases, tc)
+	}
+	return suite
+}
+
+// xmlComment makes s safe inside an XML comment: one line, no "--".
+func xmlComment(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	for strings.Contains(s, "--") {
+		s = strings.ReplaceAll(s, "--", "-‐")
+	}
+	return strings.TrimSuffix(s, "-")
 }
 
 // junitFailureOf is the <failure> of a failed result: a one-line message, the violated
@@ -161,6 +249,9 @@ func junitFailureOf(f *Failure) *junitFailure {
 	fmt.Fprintf(&b, "%s: %s\n", step, f.What)
 	if f.Property != "" {
 		fmt.Fprintf(&b, "property: %s\n", f.Property)
+	}
+	if f.Rule != "" {
+		fmt.Fprintf(&b, "rule: %s\n", f.Rule)
 	}
 	fmt.Fprintf(&b, "expected: %s\n", indentLines(f.Expectation))
 	fmt.Fprintf(&b, "got: %s\n", indentLines(f.Got))

@@ -54,7 +54,27 @@ var _ = Describe("WriteMarkdown", func() {
 		}))
 	})
 
-	It("shows the matrix: a row per scenario by name, a column per strategy, the own strategy last", func() {
+	It("follows the summary with the provenance", func() {
+		run := sampleRun()
+		run.Provenance = &reports.Provenance{Version: "v0.3.0", Commit: "0123456789abcdef0123", Modified: true, GoVersion: "go1.26.0",
+			Platform: "linux/amd64", Date: started, Command: []string{"conflictlab", "run", "--out", "x"},
+			Targets: []reports.Target{{Kind: "node", URL: "http://127.0.0.1:3000", Dialect: "v1", Personality: "azure-mobile-apps 4.0.2"}},
+			Clients: []reports.Client{{Driver: "js", SDK: "azure-mobile-apps-client", Version: "2.0.1"}}, Seeds: []uint64{7, 42}}
+		Expect(lines(render(reports.WriteMarkdown, run))[5:15]).To(Equal([]string{
+			"",
+			"- conflictlab: `v0.3.0 commit 0123456789ab (modified)`",
+			"- Go: `go1.26.0 linux/amd64`",
+			"- date: `2024-03-05 14:30:00 UTC`",
+			"- command: `conflictlab run --out x`",
+			"- targets: `node, http://127.0.0.1:3000, dialect v1, azure-mobile-apps 4.0.2`",
+			"- clients: `js (azure-mobile-apps-client 2.0.1)`",
+			"- seeds: `7, 42`",
+			"- histories: `histories of failed results; bodies cut at 2 KiB, each history at 256 KiB, all at 32 MiB`",
+			"",
+		}))
+	})
+
+	It("shows the matrix: a row per scenario by name, a column per strategy, the own strategy last, totals", func() {
 		Expect(md).To(ContainSubstring(strings.Join([]string{
 			"## Matrix",
 			"",
@@ -64,8 +84,22 @@ var _ = Describe("WriteMarkdown", func() {
 			"| blog-buy-eggs | blog, conflict | pass | FAIL step 4 (P5) | pass | – |",
 			"| crash-mid-push | durability | skip | skip | – | – |",
 			"| purge-pending | purge | FAIL at end (P2) | FAIL | – | – |",
+			"| **total** | | 1✓ 1✗ 1– | 0✓ 2✗ 1– | 1✓ 0✗ 0– | 1✓ 0✗ 0– |",
 			"",
 		}, "\n")))
+	})
+
+	It("puts a scenario without strategies under the strategy its devices used, naming each when they differ", func() {
+		run := sampleRun()
+		run.Results[3].Devices = []reports.Device{{Name: "phone", Strategy: "manual"}, {Name: "tablet", Strategy: "manual"}}
+		md := render(reports.WriteMarkdown, run)
+		Expect(md).To(ContainSubstring("| scenario | labels | client-wins | server-wins | cancel | manual |\n"))
+		Expect(md).To(ContainSubstring(`| a\|pipe \<b\>\&co\</b\> | odd\|label | – | – | – | pass |`))
+		Expect(md).NotTo(ContainSubstring("| own |"))
+		run.Results[3].Devices[1].Strategy = "client-wins"
+		md = render(reports.WriteMarkdown, run)
+		Expect(md).To(ContainSubstring("| scenario | labels | client-wins | server-wins | cancel | mixed |\n"))
+		Expect(md).To(ContainSubstring(`| – | – | – | pass (phone: manual, tablet: client-wins) |`))
 	})
 
 	It("shows the worst result, and its first failure, when a scenario ran twice under a strategy", func() {
@@ -85,18 +119,23 @@ var _ = Describe("WriteMarkdown", func() {
 		Expect(twice(reports.Skipped, reports.Passed, reports.Skipped)).To(ContainSubstring("| again |  | pass |\n"))
 	})
 
-	It("escapes every pipe in a table cell, so each row has exactly its columns", func() {
+	It("escapes every pipe in a table cell, so each row of a table has exactly its columns", func() {
 		run := sampleRun()
 		run.Results[1].Labels = []string{"x|y", "new\nline"}
+		run.Results[0].Properties[0].Name = "a|b"
+		tables, header := 0, -1
 		for _, l := range lines(render(reports.WriteMarkdown, run)) {
-			if strings.HasPrefix(l, "| scenario") || strings.HasPrefix(l, "| a") || strings.HasPrefix(l, "| b") ||
-				strings.HasPrefix(l, "| c") || strings.HasPrefix(l, "| p") {
-				Expect(unescapedPipes(l)).To(Equal(7), "row %q", l)
+			if !strings.HasPrefix(l, "|") {
+				header = -1
+				continue
 			}
-			if strings.HasPrefix(l, "| P") || strings.HasPrefix(l, "| property") {
-				Expect(unescapedPipes(l)).To(Equal(7), "row %q", l)
+			if header < 0 {
+				header = unescapedPipes(l)
+				tables++
 			}
+			Expect(unescapedPipes(l)).To(Equal(header), "row %q", l)
 		}
+		Expect(tables).To(Equal(3), "the matrix, the properties, the properties by column")
 	})
 
 	It("tallies each property over the results that checked it, P10 after P5", func() {
@@ -118,13 +157,14 @@ var _ = Describe("WriteMarkdown", func() {
 		Expect(md).To(ContainSubstring("- **P5** strategy violated in blog-buy-eggs × server-wins: \n  ```\n  local row kept\n  server row: {\"text\":\"Buy organic eggs\"}\n  ```\n"))
 	})
 
-	It("details each failure: step, expectation, what happened, property, requests and replay", func() {
+	It("details each failure: step, expectation, what happened, property, rule, requests and replay", func() {
 		Expect(md).To(ContainSubstring(strings.Join([]string{
 			"### 1. blog-buy-eggs × server-wins",
 			"",
 			"- **File:** `catalog/blog-buy-eggs.yaml`",
 			"- **At:** step 4, line 23: `phone: pull todoitem (queryId all)`",
 			"- **Property:** P5",
+			"- **Rule:** a 412 answer is resolved by the strategy",
 			"- **Expected:** `requests [PATCH /tables/todoitem/e1, GET /tables/todoitem, ...]`",
 			"- **Got:** ",
 			"  ```",
@@ -179,6 +219,8 @@ var _ = Describe("WriteMarkdown", func() {
 			"",
 			"**0 passed, 0 failed, 0 skipped**",
 			"",
+			"- histories: `histories of failed results; bodies cut at 2 KiB, each history at 256 KiB, all at 32 MiB`",
+			"",
 			"## Matrix",
 			"",
 			"No scenario ran.",
@@ -199,12 +241,12 @@ var _ = Describe("WriteHTML", func() {
 	var page string
 	BeforeEach(func() { page = render(reports.WriteHTML, sampleRun()) })
 
-	It("is one page with its style inline, no script and nothing fetched", func() {
+	It("is one page with its style and its one script inline, and nothing fetched", func() {
 		Expect(page).To(HavePrefix("<!DOCTYPE html>"))
 		Expect(page).To(ContainSubstring("<style>"))
-		Expect(strings.ToLower(page)).NotTo(ContainSubstring("<script"))
-		for _, external := range []string{"<link", "src=", "@import", "url("} {
-			Expect(page).NotTo(ContainSubstring(external))
+		Expect(strings.Count(strings.ToLower(page), "<script")).To(Equal(1), "no history, so no timeline data")
+		for _, external := range []string{"<link", "src=", "@import", "url(", "http://", "https://", "fetch(", "XMLHttpRequest", "innerHTML", "eval("} {
+			Expect(strings.ReplaceAll(page, "http://127.0.0.1:8080", "")).NotTo(ContainSubstring(external))
 		}
 		Expect(page).To(HaveSuffix("</html>\n"))
 	})
@@ -216,12 +258,14 @@ var _ = Describe("WriteHTML", func() {
 	})
 
 	It("colours the matrix cells and links each failed one to its failure", func() {
-		Expect(page).To(ContainSubstring(`<tr><th>scenario</th><th>labels</th><th>client-wins</th><th>server-wins</th><th>cancel</th><th>own</th></tr>`))
-		Expect(page).To(ContainSubstring(`<tr><th scope="row">blog-buy-eggs</th><td><span class="label">blog</span><span class="label">conflict</span></td>` +
+		Expect(page).To(ContainSubstring(`<tr><th class="scenario-col">scenario</th><th title="client-wins">client-wins</th><th title="server-wins">server-wins</th><th title="cancel">cancel</th><th title="own">own</th></tr>`))
+		Expect(page).To(ContainSubstring(`<tr class="scenario-row" data-labels="blog conflict" data-status="pass fail" data-name="blog-buy-eggs">` + "\n" +
+			`<th scope="row"><span class="name">blog-buy-eggs</span> <a class="file" href="catalog/blog-buy-eggs.yaml" title="the scenario file">blog-buy-eggs.yaml</a>` +
+			`<div class="labels"><button type="button" class="label" data-label="blog">blog</button><button type="button" class="label" data-label="conflict">conflict</button></div></th>` +
 			`<td class="cell pass">pass</td>` +
 			`<td class="cell fail" title="requests [PATCH /tables/todoitem/e1, GET /tables/todoitem, ...]"><a href="#failure-1">FAIL step 4 (P5)</a></td>` +
 			`<td class="cell pass">pass</td>` +
-			`<td class="cell none" title="did not run under this strategy">–</td></tr>`))
+			`<td class="cell none" title="did not run here">–</td></tr>`))
 		Expect(page).To(ContainSubstring(`<td class="cell skip" title="needs the embedded server">skip</td>`))
 		Expect(page).To(ContainSubstring(`<a href="#failure-3">FAIL</a>`))
 		Expect(page).To(ContainSubstring(`<section class="failure" id="failure-1">`))
@@ -231,9 +275,9 @@ var _ = Describe("WriteHTML", func() {
 	})
 
 	It("escapes everything that comes from the run", func() {
-		Expect(page).NotTo(ContainSubstring("<script>"))
+		Expect(page).NotTo(ContainSubstring("<script>alert"))
 		Expect(page).NotTo(ContainSubstring("<b>&co"))
-		Expect(page).To(ContainSubstring(`<tr><th scope="row">a|pipe &lt;b&gt;&amp;co&lt;/b&gt;</th><td><span class="label">odd|label</span></td>`))
+		Expect(page).To(ContainSubstring(`<th scope="row"><span class="name">a|pipe &lt;b&gt;&amp;co&lt;/b&gt;</span><div class="labels"><button type="button" class="label" data-label="odd|label">odd|label</button></div></th>`))
 		Expect(page).To(ContainSubstring("<dt>Got</dt><dd><pre>requests [PATCH /tables/todoitem/e1]\n" +
 			"then error: push-failed &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;more&#39; | piped</pre></dd>"))
 	})
@@ -242,7 +286,7 @@ var _ = Describe("WriteHTML", func() {
 		run := sampleRun()
 		run.Results[0].Failure.Expectation = `"><script>alert(1)</script>`
 		page := render(reports.WriteHTML, run)
-		Expect(page).NotTo(ContainSubstring("<script>"))
+		Expect(page).NotTo(ContainSubstring("<script>alert"))
 		Expect(page).To(ContainSubstring(`title="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`))
 	})
 
@@ -251,6 +295,7 @@ var _ = Describe("WriteHTML", func() {
 		Expect(page).To(ContainSubstring(`<tr><td>P4 convergence</td><td class="verdict-unknown">unknown</td><td>purge-pending</td><td>client-wins</td><td><pre>a fault was never healed</pre></td></tr>`))
 		Expect(page).To(ContainSubstring("<h3>1. blog-buy-eggs × server-wins</h3>"))
 		Expect(page).To(ContainSubstring("<dt>At</dt><dd>step 4, line 23: <code>phone: pull todoitem (queryId all)</code></dd>"))
+		Expect(page).To(ContainSubstring("<dt>Property</dt><dd>P5</dd>\n<dt>Rule</dt><dd>a 412 answer is resolved by the strategy</dd>"))
 		Expect(page).To(ContainSubstring("<dt>Requests</dt><dd><pre>PATCH /tables/todoitem/e1 412\nGET /tables/todoitem?$filter=a|b 200</pre></dd>"))
 		Expect(page).To(ContainSubstring("<dt>Replay</dt><dd><pre>conflictlab run --strategy server-wins catalog/blog-buy-eggs.yaml</pre></dd>"))
 		Expect(page).To(ContainSubstring("<h3>3. purge-pending × server-wins</h3>\n<dl class=\"failure\">\n<dt>At</dt><dd>not recorded</dd>\n" +
@@ -328,7 +373,8 @@ var _ = Describe("WriteJUnit", func() {
 	})
 
 	It("is XML with the run's totals", func() {
-		Expect(raw).To(HavePrefix(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<testsuites"))
+		Expect(raw).To(HavePrefix(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<!-- conflictlab compatibility report\n     targets: other, http://127.0.0.1:8080\n"))
+		Expect(raw).To(ContainSubstring("\n-->\n<testsuites"))
 		Expect(doc.Tests).To(Equal(8))
 		Expect(doc.Failures).To(Equal(3))
 		Expect(doc.Skipped).To(Equal(2))
@@ -356,10 +402,11 @@ var _ = Describe("WriteJUnit", func() {
 		Expect(doc.Suites[1].Properties).To(ConsistOf(
 			xmlProperty{"server", "http://127.0.0.1:8080"},
 			xmlProperty{"labels", "blog,conflict"},
-			xmlProperty{"file", "catalog/blog-buy-eggs.yaml"}))
+			xmlProperty{"file", "catalog/blog-buy-eggs.yaml"},
+			xmlProperty{"targets", "other, http://127.0.0.1:8080"}))
 	})
 
-	It("has a case per strategy, named scenario [strategy], classed by the first label", func() {
+	It("has a case per strategy, classed by its scenario and named for the strategy", func() {
 		var names, classes []string
 		for _, s := range doc.Suites {
 			for _, c := range s.Cases {
@@ -368,20 +415,35 @@ var _ = Describe("WriteJUnit", func() {
 			}
 		}
 		Expect(names).To(Equal([]string{
-			"a|pipe <b>&co</b> [own]",
-			"blog-buy-eggs [client-wins]", "blog-buy-eggs [server-wins]", "blog-buy-eggs [cancel]",
-			"crash-mid-push [client-wins]", "crash-mid-push [server-wins]",
-			"purge-pending [client-wins]", "purge-pending [server-wins]",
+			"own",
+			"client-wins", "server-wins", "cancel",
+			"client-wins", "server-wins",
+			"client-wins", "server-wins",
 		}))
-		Expect(classes).To(Equal([]string{"odd|label", "blog", "blog", "blog", "durability", "durability", "purge", "purge"}))
+		Expect(classes).To(Equal([]string{"a|pipe <b>&co</b>", "blog-buy-eggs", "blog-buy-eggs", "blog-buy-eggs",
+			"crash-mid-push", "crash-mid-push", "purge-pending", "purge-pending"}))
 		Expect(doc.Suites[1].Cases[0].Time).To(Equal("0.100"))
 	})
 
-	It("classes a scenario without labels as scenarios", func() {
-		run := sampleRun()
-		run.Results = run.Results[3:4]
-		run.Results[0].Labels = nil
-		Expect(decodeJUnit(render(reports.WriteJUnit, run)).Suites[0].Cases[0].Classname).To(Equal("scenarios"))
+	It("names the target and client too when there are several", func() {
+		a, b := sampleRun(), sampleRun()
+		for i := range b.Results {
+			b.Results[i].Target = &reports.Target{Kind: "node", URL: "http://127.0.0.1:3000"}
+			b.Results[i].Client = &reports.Client{Driver: "js", Version: "2.0.1"}
+		}
+		merged, err := reports.Merge(nil, reports.Set{Name: "a", Run: a}, reports.Set{Name: "b", Run: b})
+		Expect(err).NotTo(HaveOccurred())
+		doc := decodeJUnit(render(reports.WriteJUnit, merged))
+		Expect(doc.Tests).To(Equal(16))
+		var names []string
+		for _, c := range doc.Suites[1].Cases {
+			names = append(names, c.Classname+": "+c.Name)
+		}
+		Expect(names).To(Equal([]string{
+			"blog-buy-eggs: client-wins [other · client ?]", "blog-buy-eggs: client-wins [node · js 2.0.1]",
+			"blog-buy-eggs: server-wins [other · client ?]", "blog-buy-eggs: server-wins [node · js 2.0.1]",
+			"blog-buy-eggs: cancel [other · client ?]", "blog-buy-eggs: cancel [node · js 2.0.1]",
+		}))
 	})
 
 	It("tells each failure: message, property as type, and the story as text", func() {
@@ -392,6 +454,7 @@ var _ = Describe("WriteJUnit", func() {
 		Expect(f.Text).To(Equal(strings.Join([]string{
 			"step 4, line 23: phone: pull todoitem (queryId all)",
 			"property: P5",
+			"rule: a 412 answer is resolved by the strategy",
 			"expected: requests [PATCH /tables/todoitem/e1, GET /tables/todoitem, ...]",
 			"got: requests [PATCH /tables/todoitem/e1]",
 			`  then error: push-failed <script>alert("x")</script> & 'more' | piped`,
@@ -480,15 +543,27 @@ var _ = Describe("WriteAll", func() {
 		return matches
 	}
 
-	It("writes every file into a directory it creates, as each renderer does", func() {
-		run := sampleRun()
-		Expect(reports.WriteAll(dir, run)).To(Succeed())
+	It("writes every file into a directory it creates, as each renderer does with the bounded run", func() {
+		run := sampleRun().Bounded()
+		Expect(run.Limits).To(Equal(&reports.DefaultLimits))
+		Expect(reports.WriteAll(dir, sampleRun())).To(Succeed())
 		for name, write := range map[string]func(io.Writer, *reports.Run) error{
 			"results.json": reports.WriteJSON, "report.md": reports.WriteMarkdown,
 			"report.html": reports.WriteHTML, "junit.xml": reports.WriteJUnit,
 		} {
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			Expect(err).NotTo(HaveOccurred())
+			if name == "report.html" {
+				// Scenario files are linked from where the page is, the current directory
+				// being where their paths start.
+				wd, err := os.Getwd()
+				Expect(err).NotTo(HaveOccurred())
+				base, err := filepath.Rel(dir, wd)
+				Expect(err).NotTo(HaveOccurred())
+				link := `href="` + filepath.ToSlash(base) + `/catalog/blog-buy-eggs.yaml"`
+				Expect(string(data)).To(ContainSubstring(link))
+				data = []byte(strings.ReplaceAll(string(data), link, `href="catalog/blog-buy-eggs.yaml"`))
+			}
 			Expect(string(data)).To(Equal(render(write, run)), name)
 			info, err := os.Stat(filepath.Join(dir, name))
 			Expect(err).NotTo(HaveOccurred())

@@ -37,6 +37,7 @@ func sampleRun() *reports.Run {
 					Expectation: "requests [PATCH /tables/todoitem/e1, GET /tables/todoitem, ...]",
 					Got:         "requests [PATCH /tables/todoitem/e1]\nthen error: push-failed <script>alert(\"x\")</script> & 'more' | piped",
 					Property:    "P5",
+					Rule:        "a 412 answer is resolved by the strategy",
 					Requests:    []string{"PATCH /tables/todoitem/e1 412", "GET /tables/todoitem?$filter=a|b 200"},
 					Replay:      "conflictlab run --strategy server-wins catalog/blog-buy-eggs.yaml",
 				},

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 )
 
@@ -31,13 +30,25 @@ const (
 	Unknown  Verdict = "unknown"
 )
 
-// Run is everything one `conflictlab run` (or `make report`) did.
+// Run is everything one `conflictlab run` (or `make report`) did, or several such result
+// sets merged by Merge.
 type Run struct {
-	// Server is "embedded" or the URL of the external server.
+	// Provenance says what made the run: conflictlab's version, Go, the targets and clients,
+	// seeds, date and command line. Every format shows it first.
+	Provenance *Provenance `json:"provenance,omitempty"`
+	// Server is "embedded" or the URL of the external server; Target says more, per result.
 	Server   string        `json:"server"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"durationNs"`
-	Results  []Result      `json:"results"`
+	// Limits bound the histories kept in results.json (limits.go); nil is DefaultLimits.
+	Limits  *Limits  `json:"limits,omitempty"`
+	Results []Result `json:"results"`
+	// Campaigns are the property campaigns (conflictlab fuzz) the run includes; shards of
+	// one campaign are merged into one entry by Merge.
+	Campaigns []Campaign `json:"campaigns,omitempty"`
+	// Inputs are the result sets a merged run was made of, each with its own provenance
+	// (empty for a run that was not merged).
+	Inputs []Input `json:"inputs,omitempty"`
 }
 
 // Result is one scenario played under one strategy.
@@ -62,6 +73,20 @@ type Result struct {
 	Reason string `json:"reason,omitempty"`
 	// Properties are the verdicts of every property checked, by id (P1…P9).
 	Properties []PropertyResult `json:"properties,omitempty"`
+
+	// Target is the server the result was played against; Client the client under test
+	// (the driver every device used, unless a device names its own).
+	Target *Target `json:"target,omitempty"`
+	Client *Client `json:"client,omitempty"`
+	// Devices are the scenario's clients as they ran: each one's strategy (the one it
+	// resolved conflicts with, also when the scenario lists none), store and client.
+	Devices []Device `json:"devices,omitempty"`
+	// History is what happened on the wire, step by step (history.go); kept for failing
+	// results, for passing ones only when asked (Limits.PassingHistories).
+	History *History `json:"history,omitempty"`
+	// Set names the result set the result came from, when Merge put together sets that
+	// neither the target nor the client tells apart; "" otherwise.
+	Set string `json:"set,omitempty"`
 }
 
 // Failure is the first thing that went wrong in a scenario.
@@ -76,6 +101,10 @@ type Failure struct {
 	Got         string `json:"got"`
 	// Property is the id of the violated property (P1…), when a property checker failed.
 	Property string `json:"property,omitempty"`
+	// Rule names the rule of SEMANTICS.md or PROTOCOL.md that the server or the client
+	// broke, when the runner knows it ("pull pushes first"): what makes a failure a
+	// deviation of the target rather than of the harness.
+	Rule string `json:"rule,omitempty"`
 	// Requests are the requests around the failure, one per line, as METHOD /path status.
 	Requests []string `json:"requests,omitempty"`
 	// Replay is the command that plays the scenario again.
@@ -100,7 +129,11 @@ type PropertyResult struct {
 }
 
 // Counts tallies results by status.
-type Counts struct{ Passed, Failed, Skipped int }
+type Counts struct {
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+}
 
 // Counts returns how many results passed, failed and were skipped.
 func (r *Run) Counts() Counts {
@@ -121,31 +154,6 @@ func (r *Run) Counts() Counts {
 // Summary is the one-line summary every runner prints last: "N passed, N failed, N skipped".
 func (c Counts) String() string {
 	return fmt.Sprintf("%d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
-}
-
-// Strategies lists the strategies that occur in the run, in a fixed order.
-func (r *Run) Strategies() []string {
-	order := map[string]int{"client-wins": 0, "server-wins": 1, "cancel": 2, "manual": 3, "": 4}
-	seen := map[string]bool{}
-	var out []string
-	for _, res := range r.Results {
-		if !seen[res.Strategy] {
-			seen[res.Strategy] = true
-			out = append(out, res.Strategy)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		oi, iok := order[out[i]]
-		oj, jok := order[out[j]]
-		if iok != jok {
-			return iok
-		}
-		if oi != oj {
-			return oi < oj
-		}
-		return out[i] < out[j]
-	})
-	return out
 }
 
 // WriteJSON writes the run as indented JSON: results.json.
