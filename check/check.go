@@ -52,7 +52,8 @@ func unknown(p, format string, args ...any) Finding {
 // Tally gathers findings into one result per property: violated if any check was, else
 // unknown if any check could not decide, else holds.
 type Tally struct {
-	byID map[string]*reports.PropertyResult
+	byID   map[string]*reports.PropertyResult
+	counts map[string]*reports.PropertyCount
 }
 
 // Add records a finding.
@@ -66,6 +67,23 @@ func (t *Tally) Add(f Finding) {
 		t.byID[f.Property] = r
 	}
 	r.Checks++
+	if t.counts == nil {
+		t.counts = map[string]*reports.PropertyCount{}
+	}
+	c := t.counts[f.Property]
+	if c == nil {
+		c = &reports.PropertyCount{ID: f.Property, Name: Names[f.Property]}
+		t.counts[f.Property] = c
+	}
+	c.Checks++
+	switch f.Verdict {
+	case reports.Holds:
+		c.Holds++
+	case reports.Violated:
+		c.Violated++
+	default:
+		c.Unknown++
+	}
 	switch {
 	case f.Verdict == reports.Violated && r.Verdict != reports.Violated:
 		r.Verdict, r.Detail = reports.Violated, f.Detail
@@ -79,6 +97,17 @@ func (t *Tally) Results() []reports.PropertyResult {
 	out := make([]reports.PropertyResult, 0, len(t.byID))
 	for _, r := range t.byID {
 		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Counts returns, per property checked, how many checks held, were violated or could not
+// decide, by id.
+func (t *Tally) Counts() []reports.PropertyCount {
+	out := make([]reports.PropertyCount, 0, len(t.counts))
+	for _, c := range t.counts {
+		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

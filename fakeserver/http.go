@@ -125,7 +125,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) recordRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{ev: Event{Source: SourceHTTP, Client: clientID(r), Method: r.Method,
-			Path: r.URL.Path, Query: r.URL.RawQuery}}
+			Path: r.URL.Path, Query: r.URL.RawQuery, Began: time.Now().UTC().Round(0)}}
 		if s.cfg.DirectClient != "" && x.ev.Client == s.cfg.DirectClient {
 			x.ev.Source = SourceDirect
 		}

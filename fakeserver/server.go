@@ -425,6 +425,10 @@ func (s *Server) appendLocked(ev *Event) {
 	if ev.Time.IsZero() {
 		ev.Time = s.cfg.Clock.Now()
 	}
+	ev.Ended = time.Now().UTC().Round(0) // no monotonic reading: the event survives a JSON round trip equal
+	if ev.Began.IsZero() {
+		ev.Began = ev.Ended
+	}
 	s.history = append(s.history, *ev)
 }
 

@@ -65,6 +65,8 @@ type Config struct {
 type Stats struct {
 	Runs    int // interleavings explored (rapid test cases)
 	Actions int // actions played
+	// Properties count the checks of each property over every interleaving, by id.
+	Properties map[string]reports.PropertyCount
 	// Counterexample is the path of the last counterexample written.
 	Counterexample string
 }
@@ -113,6 +115,7 @@ type machine struct {
 	faults   []string
 	tail     bool // collapseUpdateDeleteToTail
 	finished bool
+	counted  bool
 	p7       check.Integrity
 	p7mark   int
 	model    *serverModel
@@ -202,6 +205,27 @@ func (m *machine) close(*rapid.T) {
 	if !m.finished {
 		m.finished = true
 		m.sess.Finish()
+	}
+	m.count()
+}
+
+// count adds the checks of the interleaving to the campaign's counts, once.
+func (m *machine) count() {
+	if m.cfg.Stats == nil || m.counted {
+		return
+	}
+	m.counted = true
+	if m.cfg.Stats.Properties == nil {
+		m.cfg.Stats.Properties = map[string]reports.PropertyCount{}
+	}
+	for _, c := range m.sess.PropertyCounts() {
+		sum := m.cfg.Stats.Properties[c.ID]
+		sum.ID, sum.Name = c.ID, c.Name
+		sum.Checks += c.Checks
+		sum.Holds += c.Holds
+		sum.Violated += c.Violated
+		sum.Unknown += c.Unknown
+		m.cfg.Stats.Properties[c.ID] = sum
 	}
 }
 

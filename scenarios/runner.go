@@ -40,6 +40,8 @@ type Options struct {
 	Client string
 	// Drivers finds a client's driver by name; nil: drivers.Lookup.
 	Drivers func(name string) (drivers.Factory, error)
+	// KeepHistory keeps the timeline of a run that passed too (a failed one always has it).
+	KeepHistory bool
 }
 
 // Runs lists the strategies a scenario is played under: its strategies, or one run ("")
@@ -71,6 +73,8 @@ type Session struct {
 	res   reports.Result
 	start time.Time
 	done  bool
+	// spans are the steps played, for the timeline.
+	spans []span
 }
 
 // Start sets up the server and the clients of sc (its steps are not played) for strategy.
@@ -83,6 +87,7 @@ func Start(ctx context.Context, sc *Scenario, strategy string, opts Options) *Se
 		s.r.suffix = newSuffix()
 	}
 	err := s.guard(s.r.setUp)
+	s.describe()
 	switch {
 	case s.r.skip != "":
 		s.res.Status, s.res.Reason = reports.Skipped, s.r.skip
@@ -112,11 +117,13 @@ func (s *Session) Do(st *Step) *reports.Failure {
 	}
 	s.res.Steps++
 	mark := s.r.mark()
+	began := time.Since(s.start)
 	own := s.r.ownStep(st)
 	err := s.guard(func() error { return s.r.step(own) })
 	if err == nil && s.r.historyErr != nil {
 		err = fail("the server's history can be read", "%v", s.r.historyErr)
 	}
+	s.spans = append(s.spans, span{st: st, start: began, end: time.Since(s.start), from: mark, to: s.r.mark()})
 	switch {
 	case s.r.skip != "":
 		// The client cannot express the step: the run says nothing about it.
@@ -140,10 +147,16 @@ func (s *Session) Finish() reports.Result {
 	}
 	s.done = true
 	if s.res.Status == reports.Passed {
-		if err := s.guard(s.r.finish); err != nil {
+		mark, began := s.r.mark(), time.Since(s.start)
+		err := s.guard(s.r.finish)
+		s.spans = append(s.spans, span{start: began, end: time.Since(s.start), from: mark, to: s.r.mark()})
+		if err != nil {
 			s.res.Status = reports.Failed
 			s.res.Failure = s.r.failure(nil, 0, err)
 		}
+	}
+	if s.r.server != nil && (s.res.Status == reports.Failed || s.r.opts.KeepHistory) {
+		s.res.History = s.history()
 	}
 	s.r.close()
 	if s.r.skip != "" && s.res.Status == reports.Passed {

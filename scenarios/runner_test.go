@@ -135,6 +135,42 @@ steps:
 		Expect(res.Steps).To(Equal(5))
 	})
 
+	Describe("the timeline of a run", func() {
+		It("is kept for a failed run: its steps, and each request in the lane of who sent it", func() {
+			res := play(conflict+"  - phone: {op: push}\n    expect: {requests: [PATCH /tables/todoitem/e1]}\n", "client-wins", scenarios.Options{})
+			Expect(res.Status).To(Equal(reports.Failed))
+			h := res.History
+			Expect(h).NotTo(BeNil())
+			Expect(h.Steps).To(HaveLen(4))
+			Expect(h.Steps[3]).To(And(HaveField("Index", 4), HaveField("What", "phone: push")))
+			var lanes []string
+			var conflicts, inStep4 int
+			for _, e := range h.Events {
+				lanes = append(lanes, e.Actor)
+				if e.Conflict {
+					conflicts++
+				}
+				if e.Step == 4 {
+					inStep4++
+					Expect(e.Start).To(BeNumerically(">=", h.Steps[3].Start))
+				}
+			}
+			Expect(lanes).To(ContainElements("phone", reports.ActorServer))
+			Expect(conflicts).To(Equal(1), "the 412 of the first PATCH")
+			Expect(inStep4).To(Equal(2))
+			Expect(res.Target).To(Equal(&reports.Target{Kind: "embedded", Dialect: "v2"}))
+			Expect(res.Client.Driver).To(Equal("go"))
+			Expect(res.Devices).To(Equal([]reports.Device{{Name: "phone", Strategy: "client-wins", Store: "memory"}}))
+		})
+
+		It("is left out of a passed run unless asked for", func() {
+			Expect(play(conflict, "client-wins", scenarios.Options{}).History).To(BeNil())
+			h := play(conflict, "client-wins", scenarios.Options{KeepHistory: true}).History
+			Expect(h).NotTo(BeNil())
+			Expect(h.Steps[len(h.Steps)-1].What).To(Equal("end-of-scenario checks"))
+		})
+	})
+
 	Describe("against an external server", func() {
 		var srv *fakeserver.Server
 		// start serves a fake server as a server conflictlab does not control: its admin API

@@ -59,5 +59,8 @@ func (s *Session) Judge(st *Step, mark int, f check.Finding) *reports.Failure {
 	return nil
 }
 
+// PropertyCounts are the verdicts of every check of the session so far, per property.
+func (s *Session) PropertyCounts() []reports.PropertyCount { return s.r.tally.Counts() }
+
 // Failure is the session's failure so far, nil while it passes.
 func (s *Session) Failure() *reports.Failure { return s.res.Failure }
