@@ -273,7 +273,11 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 		}
 		for i, s := range sc.Strategies {
 			if !slices.Contains(Strategies, s) {
-				return nil, l.errAt(f.val.Content[min(i, len(f.val.Content)-1)], "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
+				at := f.val // strategies: one-word
+				if f.val.Kind == yaml.SequenceNode {
+					at = f.val.Content[i]
+				}
+				return nil, l.errAt(at, "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
 			}
 		}
 	}
