@@ -1,7 +1,7 @@
 // Package properties drives real sync clients, another writer, faults and restarts against
 // the fake server in rapid state machines, and checks every property of PROPERTIES.md after
 // the actions they are about. A failure is shrunk by rapid and written down as a scenario file
-// (scenarios/FORMAT.md) that conflictlab run replays.
+// (docs/scenario-format.md) that conflictlab run replays.
 package properties
 
 import (
