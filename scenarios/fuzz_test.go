@@ -11,7 +11,9 @@ import (
 
 // FuzzParse throws arbitrary text at the loader and checks what it promises whatever a file
 // holds: no panic, and either a *LoadError naming the file, or a scenario with a name and at
-// least one step. The catalogue and a few files using YAML's shorthands are the seeds.
+// least one step that the JSON Schema for editors takes too (docs/scenario.schema.json must
+// never flag a file the loader plays). The catalogue and a few files using YAML's shorthands
+// are the seeds.
 //
 //	go test -run='^$' -fuzz=FuzzParse -fuzztime=60s ./scenarios
 func FuzzParse(f *testing.F) {
@@ -30,10 +32,15 @@ func FuzzParse(f *testing.F) {
 		"name: a\nsteps:\n  - &s {check: {}}\n  - *s\n",
 		"name: a\nclients: {p: &d {store: memory}, q: *d}\nsteps: [{p: {op: insert, table: t, item: &i {id: e1}}}, {q: {op: update, table: t, item: {<<: *i, x: 1}}}]\n",
 		"name: a\nstrategies: lazy\nsteps: [{check: {}}]\n",
+		"name: a\nclients: {p: {client: go, strategy: cancel, options: {maxTries: 2}}}\nsteps: [{check: {}}]\n",
 		"name: a\nsteps: &s [*s]\n",
 		"name: [x\n",
 	} {
 		f.Add(s)
+	}
+	sch, err := loadSchema()
+	if err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		sc, err := scenarios.Parse([]byte(text), "f.yaml")
@@ -46,6 +53,13 @@ func FuzzParse(f *testing.F) {
 		}
 		if sc.Name == "" || len(sc.Steps) == 0 {
 			t.Fatalf("loaded a scenario with no name or no steps: %+v", sc)
+		}
+		v, err := jsonValue(text)
+		if err != nil {
+			t.Fatalf("the loader takes what the yaml package cannot decode: %v", err)
+		}
+		if err := sch.Validate(v); err != nil {
+			t.Fatalf("the loader takes it, the schema does not: %v", err)
 		}
 	})
 }

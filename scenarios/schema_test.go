@@ -24,18 +24,25 @@ const schemaFile = "../docs/scenario.schema.json"
 // server) at the schema, relative to the file.
 const editorLine = "# yaml-language-server: $schema=../../docs/scenario.schema.json"
 
-func compileSchema() *jsonschema.Schema {
+// loadSchema compiles the schema file as a draft 2020-12 schema.
+func loadSchema() (*jsonschema.Schema, error) {
 	f, err := os.Open(schemaFile)
-	Expect(err).NotTo(HaveOccurred())
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
 	doc, err := jsonschema.UnmarshalJSON(f)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(doc).To(HaveKeyWithValue("$schema", "https://json-schema.org/draft/2020-12/schema"))
+	if err != nil {
+		return nil, err
+	}
+	if m, _ := doc.(map[string]any); m["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		return nil, fmt.Errorf("%s: $schema is not draft 2020-12", schemaFile)
+	}
 	c := jsonschema.NewCompiler()
-	Expect(c.AddResource("scenario.schema.json", doc)).To(Succeed())
-	sch, err := c.Compile("scenario.schema.json")
-	Expect(err).NotTo(HaveOccurred())
-	return sch
+	if err := c.AddResource("scenario.schema.json", doc); err != nil {
+		return nil, err
+	}
+	return c.Compile("scenario.schema.json")
 }
 
 // jsonValue turns a YAML document into the values a JSON document of the same content
@@ -74,7 +81,11 @@ func normalise(v any) any {
 }
 
 var _ = Describe("the scenario schema", func() {
-	sch := compileSchema()
+	sch, err := loadSchema()
+	It("compiles", func() { Expect(err).NotTo(HaveOccurred()) })
+	if err != nil {
+		return
+	}
 
 	validate := func(text string) error {
 		v, err := jsonValue(text)
@@ -94,6 +105,16 @@ var _ = Describe("the scenario schema", func() {
 			_, err = scenarios.Parse(data, file)
 			Expect(err).NotTo(HaveOccurred(), file)
 			Expect(validate(string(data))).To(Succeed(), file)
+		}
+	})
+
+	It("takes every scenario conflictlab writes (a property test's counterexample)", func() {
+		catalog, err := scenarios.Load("catalog")
+		Expect(err).NotTo(HaveOccurred())
+		for _, sc := range catalog {
+			data, err := scenarios.Marshal(sc)
+			Expect(err).NotTo(HaveOccurred(), sc.Name)
+			Expect(validate(string(data))).To(Succeed(), "%s, written back:\n%s", sc.Name, data)
 		}
 	})
 
@@ -133,6 +154,7 @@ var _ = Describe("the scenario schema", func() {
 		Entry("the largest numbers", "name: a\n"+
 			"steps: [{fault: {action: latency, match: {probability: 1}, params: {ms: 3600000, jitterMs: 3600000}}}, {fault: {action: timeout, params: {ms: 3600000}}},\n"+
 			"  {fault: {action: page-shift, params: {rows: 1000}}}, {fault: {action: status, params: {code: 599}}}, {fault: {action: clock-skew, params: {ms: 31536000000}}}]\n"),
+		Entry("a client's driver", strings.Replace(minimal, "phone: {}", "phone: {client: node my-driver.js}", 1)),
 		Entry("a converge with no settings", "name: a\nsteps: [{converge: }]\n"),
 		Entry("expect on a server step", minimal+"  - server: {op: undelete, table: todoitem, id: e1}\n    expect: {error: not-found}\n"),
 		Entry("a resolve with an item without id", minimal+"  - phone: {op: resolve, table: todoitem, id: e1, how: update-operation, item: {text: y}}\n"),
@@ -167,6 +189,7 @@ var _ = Describe("the scenario schema", func() {
 		Entry("rows that are not a list", minimal+"server: {tables: {todoitem: {id: e1}}}\n"),
 		Entry("clients as a list", "name: a\nclients: [phone]\nsteps: [{check: {}}]\n"),
 		Entry("an unknown store", strings.Replace(minimal, "phone: {}", "phone: {store: disk}", 1)),
+		Entry("a blank driver", strings.Replace(minimal, "phone: {}", "phone: {client: '  '}", 1)),
 		Entry("an unknown option", strings.Replace(minimal, "phone: {}", "phone: {options: {retry: true}}", 1)),
 		Entry("a bad push scope", strings.Replace(minimal, "phone: {}", "phone: {options: {pushScope: world}}", 1)),
 		Entry("a max tries of 0", strings.Replace(minimal, "phone: {}", "phone: {options: {maxTries: 0}}", 1)),
