@@ -76,7 +76,7 @@ type ClientSpec struct {
 	Options ClientOptions
 }
 
-// ClientOptions are SEMANTICS.md's options, as a scenario names them, and the client's
+// ClientOptions are docs/semantics.md's options, as a scenario names them, and the client's
 // HTTP timeout.
 type ClientOptions struct {
 	drivers.Options

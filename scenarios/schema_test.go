@@ -121,7 +121,7 @@ var _ = Describe("the scenario schema", func() {
 	It("takes every whole scenario shown in docs/scenario-format.md", func() {
 		data, err := os.ReadFile("../docs/scenario-format.md")
 		Expect(err).NotTo(HaveOccurred())
-		blocks := regexp.MustCompile("(?s)```yaml\n(name: .*?)```").FindAllStringSubmatch(string(data), -1)
+		blocks := regexp.MustCompile("(?s)```yaml\n((?:# yaml-language-server: [^\n]*\n)?name: .*?)```").FindAllStringSubmatch(string(data), -1)
 		Expect(blocks).NotTo(BeEmpty())
 		for _, b := range blocks {
 			_, err := scenarios.Parse([]byte(b[1]), "scenario-format.md")
