@@ -32,6 +32,8 @@ func FuzzParse(f *testing.F) {
 		"name: a\nsteps:\n  - &s {check: {}}\n  - *s\n",
 		"name: a\nclients: {p: &d {store: memory}, q: *d}\nsteps: [{p: {op: insert, table: t, item: &i {id: e1}}}, {q: {op: update, table: t, item: {<<: *i, x: 1}}}]\n",
 		"name: a\nstrategies: lazy\nsteps: [{check: {}}]\n",
+		"name: a\nrequires: luck\nsteps: [{check: {}}]\n",
+		"name: a\nrequires: [faults, clock]\nstrategies: cancel\nsteps: [{check: {}}]\n",
 		"name: a\nclients: {p: {client: go, strategy: cancel, options: {maxTries: 2}}}\nsteps: [{check: {}}]\n",
 		"name: a\nsteps: &s [*s]\n",
 		"name: [x\n",

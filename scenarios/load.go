@@ -190,6 +190,14 @@ func (l *loader) words(f field) ([]string, error) {
 	return out, nil
 }
 
+// wordAt is the node of the i-th word words read from n: n itself when it is one word.
+func wordAt(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}
+
 func (l *loader) oneOf(f field, allowed []string) (string, error) {
 	s, err := l.str(f)
 	if err != nil {
@@ -273,11 +281,7 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 		}
 		for i, s := range sc.Strategies {
 			if !slices.Contains(Strategies, s) {
-				at := f.val // strategies: one-word
-				if f.val.Kind == yaml.SequenceNode {
-					at = f.val.Content[i]
-				}
-				return nil, l.errAt(at, "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
+				return nil, l.errAt(wordAt(f.val, i), "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
 			}
 		}
 	}
@@ -287,7 +291,7 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 		}
 		for i, s := range sc.Requires {
 			if !slices.Contains(targets.Declarable, s) {
-				return nil, l.errAt(f.val.Content[min(i, len(f.val.Content)-1)], "unknown requirement %q: want %s", s, strings.Join(targets.Declarable, ", "))
+				return nil, l.errAt(wordAt(f.val, i), "unknown requirement %q: want %s", s, strings.Join(targets.Declarable, ", "))
 			}
 		}
 	}

@@ -105,6 +105,8 @@ steps:
 		Entry("no steps", "name: x\nsteps: []\n", "bad.yaml:2:8: a scenario needs steps"),
 		Entry("an unknown strategy", minimal+"strategies: [client-wins, lazy]\n", `unknown strategy "lazy"`),
 		Entry("an unknown strategy, alone", minimal+"strategies: lazy\n", `bad.yaml:6:13: unknown strategy "lazy"`),
+		Entry("an unknown requirement", minimal+"requires: [faults, luck]\n", `bad.yaml:6:20: unknown requirement "luck"`),
+		Entry("an unknown requirement, alone", minimal+"requires: luck\n", `bad.yaml:6:11: unknown requirement "luck"`),
 		Entry("a bad dialect", minimal+"server: {dialect: v3}\n", `bad.yaml:6:19: unknown dialect "v3"`),
 		Entry("a page size of 0", minimal+"server: {pageSize: 0}\n", "pageSize must be at least 1"),
 		Entry("a negative clock step", minimal+"server: {clockStepMs: -1}\n", "clockStepMs must be at least 0"),

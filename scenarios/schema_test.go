@@ -1,10 +1,17 @@
 package scenarios_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -80,6 +87,67 @@ func normalise(v any) any {
 	return v
 }
 
+// keysOfLoader reads the loader's source for the keys it takes: the string literals it passes
+// to fields() after the description, and those of the op tables (clientOps, serverOps).
+func keysOfLoader(file string) []string {
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	Expect(err).NotTo(HaveOccurred())
+	seen := map[string]bool{}
+	add := func(e ast.Expr) {
+		if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			s, err := strconv.Unquote(lit.Value)
+			Expect(err).NotTo(HaveOccurred())
+			seen[strings.TrimSuffix(s, "!")] = true
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "fields" && len(n.Args) > 2 {
+				for _, a := range n.Args[2:] {
+					add(a)
+				}
+			}
+		case *ast.ValueSpec:
+			for i, name := range n.Names {
+				if (name.Name == "clientOps" || name.Name == "serverOps") && i < len(n.Values) {
+					ast.Inspect(n.Values[i], func(m ast.Node) bool {
+						if kv, ok := m.(*ast.KeyValueExpr); ok {
+							if list, ok := kv.Value.(*ast.CompositeLit); ok {
+								for _, e := range list.Elts {
+									add(e)
+								}
+							}
+						}
+						return true
+					})
+				}
+			}
+		}
+		return true
+	})
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// propertyNames collects the names every "properties" object of a schema declares.
+func propertyNames(v any, into map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if props, ok := v["properties"].(map[string]any); ok {
+			for k := range props {
+				into[k] = true
+			}
+		}
+		for _, e := range v {
+			propertyNames(e, into)
+		}
+	case []any:
+		for _, e := range v {
+			propertyNames(e, into)
+		}
+	}
+}
+
 var _ = Describe("the scenario schema", func() {
 	sch, err := loadSchema()
 	It("compiles", func() { Expect(err).NotTo(HaveOccurred()) })
@@ -92,6 +160,21 @@ var _ = Describe("the scenario schema", func() {
 		Expect(err).NotTo(HaveOccurred())
 		return sch.Validate(v)
 	}
+
+	It("knows every key the loader knows", func() {
+		loaderKeys := keysOfLoader("load.go")
+		Expect(loaderKeys).To(ContainElements("name", "requires", "pushScope", "advanceMs", "queryId", "requests"),
+			"the loader's keys are read from its source: if this fails, keysOfLoader no longer finds them")
+		data, err := os.ReadFile(schemaFile)
+		Expect(err).NotTo(HaveOccurred())
+		var doc any
+		Expect(json.Unmarshal(data, &doc)).To(Succeed())
+		schemaKeys := map[string]bool{}
+		propertyNames(doc, schemaKeys)
+		for _, k := range loaderKeys {
+			Expect(schemaKeys).To(HaveKey(k), "the loader takes the key %q; docs/scenario.schema.json does not describe it", k)
+		}
+	})
 
 	It("takes every catalogue file, and each names it on its first line", func() {
 		files, err := filepath.Glob(filepath.Join("catalog", "*.yaml"))
@@ -138,7 +221,8 @@ var _ = Describe("the scenario schema", func() {
 			Expect(validate(text)).To(Succeed())
 		},
 		Entry("the least", "name: a\nsteps: [{check: {}}]\n"),
-		Entry("one word for a list", "name: a\nlabels: x\nstrategies: cancel\nsteps: [{check: {properties: P4}}]\n"),
+		Entry("one word for a list", "name: a\nlabels: x\nstrategies: cancel\nrequires: clock\nsteps: [{check: {properties: P4}}]\n"),
+		Entry("requirements", "name: a\nrequires: [faults, clock, controlled]\nsteps: [{check: {}}]\n"),
 		Entry("a client with no settings", minimal),
 		Entry("null params and match in a fault", minimal+"  - fault: {match: null, action: reset, params: null}\n"),
 		Entry("fault methods and ops in any case, with spaces", minimal+"  - fault: {match: {method: [' patch', Get], op: INSERT}, action: status, params: {code: 503}}\n"),
@@ -180,6 +264,8 @@ var _ = Describe("the scenario schema", func() {
 		Entry("an unknown strategy", minimal+"strategies: [client-wins, lazy]\n"),
 		Entry("an unknown strategy, alone", minimal+"strategies: lazy\n"),
 		Entry("a list in labels", minimal+"labels: [a, [b]]\n"),
+		Entry("an unknown requirement", minimal+"requires: [faults, luck]\n"),
+		Entry("an unknown requirement, alone", minimal+"requires: luck\n"),
 		Entry("a bad dialect", minimal+"server: {dialect: v3}\n"),
 		Entry("a page size of 0", minimal+"server: {pageSize: 0}\n"),
 		Entry("a negative clock step", minimal+"server: {clockStepMs: -1}\n"),
