@@ -1,4 +1,4 @@
-// Package check holds the property checkers of PROPERTIES.md that judge one observed step or
+// Package check holds the property checkers of docs/properties.md that judge one observed step or
 // one history: P1 (push before pull), P2 (purge), P4 (convergence), P5 (strategy) and P7
 // (server integrity). They read plain observations — store snapshots, the requests a client
 // sent, the server's history — so the scenario runner and the property tests share them.

@@ -5,7 +5,7 @@ import "strings"
 // Item is one row: a JSON object with a dynamic schema, like the SDKs' NSDictionary.
 type Item = map[string]any
 
-// Dialect is the wire protocol a Client speaks (see PROTOCOL.md).
+// Dialect is the wire protocol a Client speaks (see docs/protocol.md).
 type Dialect int
 
 const (

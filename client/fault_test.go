@@ -15,8 +15,8 @@ import (
 	"github.com/conflictlab/conflictlab/fakeserver"
 )
 
-// The client against every fault action of the fake server (FAULTS.md), with the behaviour
-// SEMANTICS.md gives: push, pull, purge, a lost answer under every strategy, and no leaks.
+// The client against every fault action of the fake server (docs/faults.md), with the behaviour
+// docs/semantics.md gives: push, pull, purge, a lost answer under every strategy, and no leaks.
 
 var _ = Describe("push under faults", Label("faults"), func() {
 	ctx := context.Background()
@@ -398,8 +398,8 @@ var _ = Describe("push under faults", Label("faults"), func() {
 // it. drop-response closes the connection without the answer; latency holds it past the
 // client's timeout; truncate sends it cut short. The operation stays queued; the next push
 // sends it again and meets its own write: a 409 for an insert, a 412 for an update. A delete
-// meets a 404, not a 412 (FAULTS.md says 412 for update/delete; PROTOCOL.md checks existence
-// before the version, and the row is a tombstone now), which the client takes as success.
+// meets a 404, not a 412 (docs/protocol.md checks existence before the version, and the row
+// is a tombstone now), which the client takes as success.
 var _ = Describe("a lost answer", Label("faults"), func() {
 	ctx := context.Background()
 

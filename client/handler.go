@@ -13,7 +13,7 @@ import (
 // ExecuteTableOperation is called for each operation in queue order; it usually calls
 // op.Execute and may retry, change the item, return another result or cancel the push
 // (op.CancelPush). What it returns is what the push acts on: an item and nil completes the
-// operation (the item is stored), an error is classified as SEMANTICS.md says. OnPushComplete
+// operation (the item is stored), an error is classified as docs/semantics.md says. OnPushComplete
 // is called once at the end of every push with every recorded error, which it may resolve.
 type Handler interface {
 	ExecuteTableOperation(ctx context.Context, op *TableOperation) (Item, error)

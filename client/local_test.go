@@ -104,7 +104,7 @@ var _ = Describe("local writes", func() {
 		Expect(op.Item).To(HaveKeyWithValue("text", "server"))
 	})
 
-	// The collapse matrix of SEMANTICS.md: an item with an existing operation gets a new one.
+	// The collapse matrix of docs/semantics.md: an item with an existing operation gets a new one.
 	type cell struct {
 		existing, next string
 		err            bool

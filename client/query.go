@@ -30,7 +30,7 @@ type Query struct {
 // NewQuery returns a query for every row.
 func NewQuery() *Query { return &Query{top: -1} }
 
-// Where adds an OData $filter (PROTOCOL.md lists what it may use), combined with earlier ones
+// Where adds an OData $filter (docs/protocol.md lists what it may use), combined with earlier ones
 // by "and". Example: NewQuery().Where("complete eq false and startswith(text, 'buy')").
 func (q *Query) Where(filter string) *Query {
 	c := q.clone()

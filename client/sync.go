@@ -22,7 +22,7 @@ const (
 	DeleteOperation = store.Delete
 )
 
-// Option changes a SyncContext's behaviour where the SDKs differ (SEMANTICS.md names the
+// Option changes a SyncContext's behaviour where the SDKs differ (docs/semantics.md names the
 // default and the alternative).
 type Option func(*syncConfig)
 

@@ -29,7 +29,7 @@ func (st *SyncTable) checkName() error {
 	return nil
 }
 
-// checkID refuses ids the server would refuse (PROTOCOL.md), so they never reach the queue.
+// checkID refuses ids the server would refuse (docs/protocol.md), so they never reach the queue.
 func checkID(id string) error {
 	if id == "" || len(id) > 255 {
 		return wrap(ErrInvalidOperation, "id must be 1 to 255 characters, got %d", len(id))
@@ -120,7 +120,7 @@ func (st *SyncTable) Insert(ctx context.Context, item Item) (Item, error) {
 }
 
 // Update merges the item's properties into the local row (creating it if missing) and queues
-// an update, collapsed with a queued operation as SEMANTICS.md's matrix says. It returns the
+// an update, collapsed with a queued operation as docs/semantics.md's matrix says. It returns the
 // stored row.
 func (st *SyncTable) Update(ctx context.Context, item Item) (Item, error) {
 	if err := st.checkName(); err != nil {

@@ -116,7 +116,7 @@ type StoreConfig struct {
 	Path string `json:"path,omitempty"`
 }
 
-// Options are SEMANTICS.md's options where the SDKs differ, as scenario files name them.
+// Options are docs/semantics.md's options where the SDKs differ, as scenario files name them.
 type Options struct {
 	PushScope                  string `json:"pushScope,omitempty"` // context (default) or table
 	CollapseUpdateDeleteToTail bool   `json:"collapseUpdateDeleteToTail,omitempty"`

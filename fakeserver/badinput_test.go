@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// PROTOCOL.md: nothing a client sends may make the server answer 500, panic or corrupt a row.
+// docs/protocol.md: nothing a client sends may make the server answer 500, panic or corrupt a row.
 // Every spec here sends something wrong and checks the whole outcome: the 4xx and its JSON
 // error body in the dialect's shape, the event in the history, and that the server is exactly
 // as it was, rows byte for byte and the version counter untouched.
@@ -388,7 +388,7 @@ var _ = Describe("Bad input", func() {
 					}(),
 				)
 
-				// PROTOCOL.md forbids / in ids; the router splits the path at an escaped slash
+				// docs/protocol.md forbids / in ids; the router splits the path at an escaped slash
 				// too, so such a URL names no route at all.
 				DescribeTable("an escaped slash in the URL's id is a 404 route miss",
 					func(method string) {
@@ -502,7 +502,7 @@ var _ = Describe("Bad input", func() {
 					Expect(row).To(HaveLen(6), "id, title and the 4 system columns, nothing else: %v", row)
 				})
 
-				// PROTOCOL.md says a POST's version is ignored, whatever it is; where the version
+				// docs/protocol.md says a POST's version is ignored, whatever it is; where the version
 				// is used (a PATCH without If-Match) it must be a string.
 				It("ignores a version of any type in a POST, and refuses a non-string one in a PATCH", func() {
 					before := b.capture()

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Dialect is the flavour of the wire protocol (PROTOCOL.md).
+// Dialect is the flavour of the wire protocol (docs/protocol.md).
 type Dialect string
 
 const (

@@ -15,7 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// The conformance suite: PROTOCOL.md, request by request, against the server over HTTP.
+// The conformance suite: docs/protocol.md, request by request, against the server over HTTP.
 func TestFakeserver(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "fakeserver conformance")

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Rule is one fault (FAULTS.md): which requests it hits, what happens to them, and the
+// Rule is one fault (docs/faults.md): which requests it hits, what happens to them, and the
 // parameters of what happens. It is plain data, the same in the Go API, the admin API, fault
 // files and scenarios, and it survives a JSON or YAML round trip unchanged.
 type Rule struct {

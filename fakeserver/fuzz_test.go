@@ -21,7 +21,7 @@ var fzMethods = [8]string{"GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTI
 const fzChunked = 8
 
 // FuzzRequests throws arbitrary requests at the server's handler, in process, and checks
-// what PROTOCOL.md promises whatever a client sends: no 5xx (the server turns a panic into a
+// what docs/protocol.md promises whatever a client sends: no 5xx (the server turns a panic into a
 // 500), a JSON body, one history event per table request with the status it answered, no
 // version consumed by a refused request, and a known row left alone unless a successful write
 // addressed it.

@@ -28,12 +28,12 @@ const (
 // Seq is global and gapless; events are appended in the order the server applied them, so
 // the history is a linearisation of everything that happened.
 type Event struct {
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"` // the server clock when the event was handled
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"` // the server clock when the event was handled
 	// Began and Ended are the wall-clock times the request came in and its answer went out
 	// (equal for a direct write), for timelines: the server clock may be simulated.
-	Began time.Time `json:"began,omitzero"`
-	Ended time.Time `json:"ended,omitzero"`
+	Began  time.Time `json:"began,omitzero"`
+	Ended  time.Time `json:"ended,omitzero"`
 	Source string    `json:"source"`
 	// Client is X-ZUMO-INSTALLATION-ID, else the User-Agent; "server" for direct writes.
 	Client string `json:"client,omitempty"`

@@ -98,7 +98,7 @@ type body struct {
 	version    string
 	hasVersion bool
 	// badVersion is set when the version is not a string; it matters only where the version
-	// is used (a PATCH without If-Match): a POST ignores the version, as PROTOCOL.md says.
+	// is used (a PATCH without If-Match): a POST ignores the version, as docs/protocol.md says.
 	badVersion *Error
 	data       map[string]any
 }
@@ -233,7 +233,7 @@ func jsonType(v any) string {
 
 const maxIDLength = 255
 
-// checkID enforces PROTOCOL.md's id rule: 1–255 characters, none of them control characters
+// checkID enforces docs/protocol.md's id rule: 1–255 characters, none of them control characters
 // or / ? # \, and not "." or "..": an id must travel intact in a URL path segment.
 func checkID(id string) *Error {
 	if id == "" {

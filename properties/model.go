@@ -1,7 +1,7 @@
 // Package properties drives real sync clients, another writer, faults and restarts against
-// the fake server in rapid state machines, and checks every property of PROPERTIES.md after
+// the fake server in rapid state machines, and checks every property of docs/properties.md after
 // the actions they are about. A failure is shrunk by rapid and written down as a scenario file
-// (scenarios/FORMAT.md) that conflictlab run replays.
+// (docs/scenario-format.md) that conflictlab run replays.
 package properties
 
 import (
@@ -11,7 +11,7 @@ import (
 	"github.com/conflictlab/conflictlab/client/store"
 )
 
-// The reference model of a client's queue: SEMANTICS.md's collapse matrix as a pure function.
+// The reference model of a client's queue: docs/semantics.md's collapse matrix as a pure function.
 // The machine feeds it the queue and the row it observes before a local write, and compares
 // its answer with the queue the client keeps after (P3). Pushes, pulls and purges change the
 // queue in ways the model does not predict (they depend on the server); after them the model

@@ -13,7 +13,7 @@ import (
 	"github.com/conflictlab/conflictlab/scenarios"
 )
 
-// The reference model of the server: PROTOCOL.md's versioned table as a pure function of the
+// The reference model of the server: docs/protocol.md's versioned table as a pure function of the
 // writes it is sent — rows with their user columns, tombstones and versions. It follows the
 // writes as the clients saw them. A write whose answer a client never got (a dropped
 // response, a reset, a timeout) is an outcome the client cannot know, so the model forks: one

@@ -14,11 +14,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/internal/yamldoc"
 	"github.com/conflictlab/conflictlab/targets"
 )
 
 // LoadError is a scenario file that cannot be played: where, and what is wrong. Nothing of a
-// file with an error runs.
+// file with an error runs. Column is 0 where only the line is known (some YAML syntax errors).
 type LoadError struct {
 	File         string
 	Line, Column int
@@ -26,8 +27,11 @@ type LoadError struct {
 }
 
 func (e *LoadError) Error() string {
-	if e.Line > 0 {
+	switch {
+	case e.Line > 0 && e.Column > 0:
 		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Message)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)
 	}
 	return e.File + ": " + e.Message
 }
@@ -87,24 +91,22 @@ func LoadFile(path string) (*Scenario, error) {
 	return Parse(data, path)
 }
 
-// Parse reads a scenario from YAML; file names it in errors.
+// Parse reads a scenario from YAML; file names it in errors. Anchors, aliases and merge keys
+// (<<) may be used anywhere: the loader reads the document as a YAML decoder sees it.
 func Parse(data []byte, file string) (*Scenario, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		e := &LoadError{File: file, Message: msg}
-		var line int
-		if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-			e.Line, e.Column = line, 1
-			e.Message = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	root, err := yamldoc.Parse(data)
+	if err != nil {
+		var ye *yamldoc.Error
+		if errors.As(err, &ye) {
+			return nil, &LoadError{File: file, Line: ye.Line, Column: ye.Column, Message: ye.Message}
 		}
-		return nil, e
+		return nil, &LoadError{File: file, Message: err.Error()}
 	}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return nil, &LoadError{File: file, Message: "the file is empty: a scenario needs at least a name and steps"}
 	}
 	l := &loader{file: file}
-	sc, err := l.scenario(doc.Content[0])
+	sc, err := l.scenario(root)
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +127,6 @@ type field struct {
 
 // fields reads a mapping, refusing keys not in known and keys given twice.
 func (l *loader) fields(n *yaml.Node, what string, known ...string) (map[string]field, error) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
 	if n.Kind != yaml.MappingNode {
 		return nil, l.errAt(n, "%s must be a mapping (key: value)", what)
 	}
@@ -189,6 +188,14 @@ func (l *loader) words(f field) ([]string, error) {
 		out = append(out, item.Value)
 	}
 	return out, nil
+}
+
+// wordAt is the node of the i-th word words read from n: n itself when it is one word.
+func wordAt(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
 }
 
 func (l *loader) oneOf(f field, allowed []string) (string, error) {
@@ -274,7 +281,7 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 		}
 		for i, s := range sc.Strategies {
 			if !slices.Contains(Strategies, s) {
-				return nil, l.errAt(f.val.Content[min(i, len(f.val.Content)-1)], "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
+				return nil, l.errAt(wordAt(f.val, i), "unknown strategy %q: want %s", s, strings.Join(Strategies, ", "))
 			}
 		}
 	}
@@ -284,7 +291,7 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 		}
 		for i, s := range sc.Requires {
 			if !slices.Contains(targets.Declarable, s) {
-				return nil, l.errAt(f.val.Content[min(i, len(f.val.Content)-1)], "unknown requirement %q: want %s", s, strings.Join(targets.Declarable, ", "))
+				return nil, l.errAt(wordAt(f.val, i), "unknown requirement %q: want %s", s, strings.Join(targets.Declarable, ", "))
 			}
 		}
 	}

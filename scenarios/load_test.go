@@ -97,13 +97,16 @@ steps:
 			Expect(err.Error()).To(HavePrefix("bad.yaml:"))
 			Expect(err.Error()).To(ContainSubstring(want))
 		},
-		Entry("a syntax error", "name: [x\n", "bad.yaml:1:1: did not find expected"),
+		Entry("a syntax error", "name: [x\n", "bad.yaml:2: did not find expected"),
 		Entry("an empty file", "", "the file is empty"),
 		Entry("no name", "steps: []\n", "bad.yaml:1:1: a scenario needs a name"),
 		Entry("a name that is not kebab-case", strings.Replace(minimal, "name: small", "name: Small One", 1), "bad.yaml:1:7: name \"Small One\" must be kebab-case"),
 		Entry("an unknown top-level key", minimal+"extra: 1\n", `bad.yaml:6:1: unknown key "extra" in a scenario`),
 		Entry("no steps", "name: x\nsteps: []\n", "bad.yaml:2:8: a scenario needs steps"),
 		Entry("an unknown strategy", minimal+"strategies: [client-wins, lazy]\n", `unknown strategy "lazy"`),
+		Entry("an unknown strategy, alone", minimal+"strategies: lazy\n", `bad.yaml:6:13: unknown strategy "lazy"`),
+		Entry("an unknown requirement", minimal+"requires: [faults, luck]\n", `bad.yaml:6:20: unknown requirement "luck"`),
+		Entry("an unknown requirement, alone", minimal+"requires: luck\n", `bad.yaml:6:11: unknown requirement "luck"`),
 		Entry("a bad dialect", minimal+"server: {dialect: v3}\n", `bad.yaml:6:19: unknown dialect "v3"`),
 		Entry("a page size of 0", minimal+"server: {pageSize: 0}\n", "pageSize must be at least 1"),
 		Entry("a negative clock step", minimal+"server: {clockStepMs: -1}\n", "clockStepMs must be at least 0"),
@@ -132,6 +135,89 @@ steps:
 		Entry("a property scenarios do not check", minimal+"  - check: {properties: [P8]}\n", `property "P8"`),
 		Entry("a negative pending count", minimal+"  - check: {phone: {pending: -1}}\n", "pending must be at least 0"),
 		Entry("a key given twice", "name: a\nname: b\nsteps: [{check: {}}]\n", `bad.yaml:2:1: "name" is given twice`),
+	)
+
+	It("follows anchors, aliases and merge keys wherever a value goes", func() {
+		// Two spellings of one scenario, line for line: the first names things once and
+		// refers back to them; the second writes everything out.
+		aliased := `name: aliases
+strategies: &both [client-wins, cancel]
+server: {tables: {todoitem: [&eggs {id: e1, text: Buy eggs, complete: false}]}}
+clients: {phone: &device {store: memory, options: {pageSize: 5}}, tablet: *device}
+steps:
+  - &pull {phone: {op: pull, table: &t todoitem, queryId: all}}
+  - phone: {op: update, table: *t, item: {<<: *eggs, text: Buy eggs (6)}}
+  - *pull
+  - tablet: {op: read, table: *t, query: &open {filter: "complete eq false"}}
+    when: {strategy: *both}
+    expect: &one {rows: [e1]}
+  - tablet: {op: read, table: todoitem, query: *open}
+    expect: *one
+  - server: {op: update, table: todoitem, item: {<<: [{text: other}, *eggs], id: e1}}
+  - check: {server: {todoitem: {e1: {<<: *eggs, text: other}}}, tablet: {todoitem: {e1: *eggs}}}
+`
+		spelled := `name: aliases
+strategies: [client-wins, cancel]
+server: {tables: {todoitem: [{id: e1, text: Buy eggs, complete: false}]}}
+clients: {phone: {store: memory, options: {pageSize: 5}}, tablet: {store: memory, options: {pageSize: 5}}}
+steps:
+  - {phone: {op: pull, table: todoitem, queryId: all}}
+  - phone: {op: update, table: todoitem, item: {id: e1, text: Buy eggs (6), complete: false}}
+  - {phone: {op: pull, table: todoitem, queryId: all}}
+  - tablet: {op: read, table: todoitem, query: {filter: "complete eq false"}}
+    when: {strategy: [client-wins, cancel]}
+    expect: {rows: [e1]}
+  - tablet: {op: read, table: todoitem, query: {filter: "complete eq false"}}
+    expect: {rows: [e1]}
+  - server: {op: update, table: todoitem, item: {text: other, id: e1, complete: false}}
+  - check: {server: {todoitem: {e1: {id: e1, text: other, complete: false}}}, tablet: {todoitem: {e1: {id: e1, text: Buy eggs, complete: false}}}}
+`
+		got, err := scenarios.Parse([]byte(aliased), "aliased.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		want, err := scenarios.Parse([]byte(spelled), "aliased.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal(want))
+		Expect(got.Steps[2].Line).To(Equal(8), "an aliased step is where the alias is")
+	})
+
+	DescribeTable("refuses an alias or a merge that cannot stand, saying where",
+		func(text, want string) {
+			_, err := scenarios.Parse([]byte(text), "bad.yaml")
+			Expect(err).To(MatchError(want))
+		},
+		Entry("an alias inside what it names", "name: a\nsteps: &s [{check: {}}, *s]\n",
+			"bad.yaml:2:25: the alias *s is inside the value it names (anchor &s on line 2)"),
+		Entry("a merge of a scalar", minimal+"  - phone: {op: insert, table: t, item: {<<: 3, id: e2}}\n",
+			"bad.yaml:6:46: << merges a mapping or a list of mappings (<<: *a, or <<: [*a, *b])"),
+		Entry("two merge keys in one mapping", minimal+"  - phone: {op: insert, table: t, item: &i {id: e2}}\n  - phone: {op: update, table: t, item: {<<: *i, <<: *i}}\n",
+			"bad.yaml:7:50: << is given twice in one mapping: merge a list instead (<<: [*a, *b])"),
+		Entry("an aliased value of the wrong kind, at the alias", "name: a\nlabels: &l [x]\ndescription: *l\nsteps: [{check: {}}]\n",
+			"bad.yaml:3:14: description must be a string"),
+	)
+
+	DescribeTable("places a YAML syntax error as well as the yaml package allows",
+		func(text, want string) {
+			_, err := scenarios.Parse([]byte(text), "bad.yaml")
+			Expect(err).To(MatchError(want))
+		},
+		// The yaml package gives a line and no column: no column is invented.
+		Entry("a key out of line, on its own line", "name: a\nsteps:\n- a: 1\n b: 2\n",
+			"bad.yaml:4: did not find expected key"),
+		Entry("a mapping value where none may be", "name: a\n  steps: 1\n",
+			"bad.yaml:2: mapping values are not allowed in this context"),
+		Entry("an unclosed {, on the line that opens it", "name: a\nsteps:\n  - phone: {op: push\n  - x: 1\n",
+			"bad.yaml:3: did not find expected ',' or '}'"),
+		Entry("an unclosed [, on the line that opens it", "name: a\nlabels: [x,\n  y\nsteps: []\n",
+			"bad.yaml:2: did not find expected ',' or ']'"),
+		Entry("an error on the first line", "name: a: b\n",
+			"bad.yaml:1: mapping values are not allowed in this context"),
+		// Where the text shows the place, it is exact.
+		Entry("an alias with no anchor", "name: a\nsteps:\n  - *nope\n",
+			`bad.yaml:3:5: unknown anchor "nope": no &nope before this alias`),
+		Entry("a control character", "name: a\nsteps: [{check: {}}]\ndescription: x\x01y\n",
+			"bad.yaml:3:15: control characters are not allowed"),
+		Entry("invalid UTF-8", "name: a\ndescription: caf\xff\n",
+			"bad.yaml:2:17: invalid leading UTF-8 octet"),
 	)
 
 	It("loads directories in name order and refuses two scenarios with one name", func() {

@@ -1,7 +1,8 @@
-// Package scenarios plays scripted sync scenarios: a YAML file (FORMAT.md) names a server,
-// clients with their own stores and strategies, and steps — local writes, push, pull, purge,
-// another writer, faults, converge, checks — and the runner plays it against the embedded fake
-// server (or an external one), checking every expectation and every property that applies.
+// Package scenarios plays scripted sync scenarios: a YAML file (docs/scenario-format.md) names
+// a server, clients with their own stores and strategies, and steps — local writes, push, pull,
+// purge, another writer, faults, converge, checks — and the runner plays it against the
+// embedded fake server (or an external one), checking every expectation and every property
+// that applies.
 package scenarios
 
 import (
@@ -75,7 +76,7 @@ type ClientSpec struct {
 	Options ClientOptions
 }
 
-// ClientOptions are SEMANTICS.md's options, as a scenario names them, and the client's
+// ClientOptions are docs/semantics.md's options, as a scenario names them, and the client's
 // HTTP timeout.
 type ClientOptions struct {
 	drivers.Options

@@ -41,7 +41,7 @@ func newRunCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [flags] PATH...",
 		Short: "Play scenario files against the embedded fake server (or another server)",
-		Long: `Play scenario files (scenarios/FORMAT.md) under every strategy they list, each against a fresh
+		Long: `Play scenario files (docs/scenario-format.md) under every strategy they list, each against a fresh
 embedded fake server, checking every expectation and the properties that apply (P1, P2, P4, P5,
 P7). A PATH is a scenario file or a directory of them (*.yaml).
 

@@ -39,7 +39,7 @@
 //     null result), x ne null is its negation, null eq null is true. Every other comparison
 //     with a null side is null (unknown), eq and ne included: for a row without column c,
 //     "c eq 1", "c ne 1" and "c eq d" (d also missing) are all null, so neither matches. This is
-//     PROTOCOL.md's rule and what the SQL stores behind the real servers and the SDKs do.
+//     docs/protocol.md's rule and what the SQL stores behind the real servers and the SDKs do.
 //   - Two booleans (false < true), two numbers, two strings (ordinally: byte-wise,
 //     case-sensitive — two date strings too) or two times (as instants at millisecond precision)
 //     compare as expected.

@@ -118,7 +118,7 @@ func evalBinary(x Binary, row map[string]any) any {
 	switch x.Op {
 	case "eq", "ne":
 		// Only a comparison with the literal null tests for null (SQL's IS NULL); any other
-		// comparison with a null side is unknown, as PROTOCOL.md and SQL stores have it.
+		// comparison with a null side is unknown, as docs/protocol.md and SQL stores have it.
 		if isNullLiteral(x.Left) || isNullLiteral(x.Right) {
 			other := l
 			if isNullLiteral(x.Left) {

@@ -1,6 +1,6 @@
 // Package sqlite is the durable local store: a store.Store in one SQLite file
 // (modernc.org/sqlite, pure Go, no cgo), which survives the process — a crash, a kill -9 or a
-// power loss included (PROPERTIES.md P8).
+// power loss included (docs/properties.md P8).
 //
 // # Layout
 //
@@ -11,7 +11,7 @@
 // keeps the spelling it was first stored with), the system columns version, createdAt,
 // updatedAt and deleted (or their v1 "__" names) as real columns, and the whole row as JSON
 // in doc. The operations, errors and config tables hold store.Operation,
-// store.OperationError and the config strings of SEMANTICS.md ("Local store"); the operations
+// store.OperationError and the config strings of docs/semantics.md ("Local store"); the operations
 // table keeps one operation per (table, item), both case-insensitive. The meta table holds
 // the schema version.
 //

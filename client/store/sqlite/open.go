@@ -149,7 +149,7 @@ func (s *Store) open(abs string) error {
 	ctx := context.Background()
 	busy := fmt.Sprintf("busy_timeout(%d)", s.cfg.busyTimeout.Milliseconds())
 	// synchronous=FULL: a commit is durable when Update returns, across a power loss too
-	// (PROPERTIES.md P8); in WAL mode it costs one fsync of the WAL per commit.
+	// (docs/properties.md P8); in WAL mode it costs one fsync of the WAL per commit.
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(abs, busy, "synchronous(FULL)")); err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Package crashtest kills a sync client with SIGKILL in the middle of a push and of a pull, then
-// reopens its SQLite store and checks that nothing was lost or half-written (PROPERTIES.md P8):
-// the store is the only thing that survives, as when a phone's app is killed.
+// reopens its SQLite store and checks that nothing was lost or half-written (P8 of
+// docs/properties.md): the store is the only thing that survives, as when a phone's app is
+// killed.
 package crashtest
 
 import (
