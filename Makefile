@@ -32,12 +32,14 @@ test: chromium
 	$(GO) run ./cmd/conflictlab fuzz --duration 5s --out $(REPORT_DIR)/fuzz
 
 ## report: the main job: play the scenario catalogue under every strategy against the embedded
-## server and write results.json, report.md, report.html and junit.xml into reports/out/, then
-## a bounded property campaign (a counterexample would land in reports/out/fuzz/)
+## server (reports/out/catalog/), then a bounded property campaign (reports/out/fuzz/, where a
+## counterexample would land), and render both as one report: results.json, report.md,
+## report.html and junit.xml in reports/out/
 report:
 	@mkdir -p $(REPORT_DIR)
-	$(GO) run ./cmd/conflictlab run --out $(REPORT_DIR) scenarios/catalog
+	$(GO) run ./cmd/conflictlab run --out $(REPORT_DIR)/catalog scenarios/catalog
 	$(GO) run ./cmd/conflictlab fuzz --duration $(REPORT_FUZZTIME) --out $(REPORT_DIR)/fuzz
+	$(GO) run ./cmd/conflictlab report --in $(REPORT_DIR)/catalog --in $(REPORT_DIR)/fuzz --out $(REPORT_DIR)
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m), then the property campaign as long
 fuzz: fuzz-targets

@@ -40,6 +40,8 @@ type Outcome struct {
 	Interrupted bool
 	Message     string // rapid's report of the shrunk failure
 	Seed        uint64 // the seed of the failing round
+	// FirstSeed is the first round's seed (the clock's, when Campaign.Seed was 0).
+	FirstSeed uint64
 }
 
 var rapidFlags sync.Mutex
@@ -79,7 +81,7 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 	restore := SetRapidFlags(map[string]string{"rapid.checks": strconv.Itoa(c.ChecksPerRound), "rapid.nofailfile": "true"})
 	defer restore()
 	start := time.Now()
-	var out Outcome
+	out := Outcome{FirstSeed: c.Seed}
 	for round := uint64(0); time.Since(start) < c.Duration && ctx.Err() == nil; round++ {
 		seed := c.Seed + round
 		_ = flag.Set("rapid.seed", strconv.FormatUint(seed, 10))
@@ -192,14 +194,20 @@ func Check(name string, prop func(*rapid.T)) (string, bool) {
 
 // ClientCapabilities asks a client's driver what it can do, starting it once.
 func ClientCapabilities(ctx context.Context, client string) (drivers.Capabilities, error) {
+	info, err := ClientInfo(ctx, client)
+	return info.Capabilities, err
+}
+
+// ClientInfo asks a client's driver what it is and can do, starting it once.
+func ClientInfo(ctx context.Context, client string) (drivers.Info, error) {
 	factory, err := drivers.Lookup(client)
 	if err != nil {
-		return drivers.Capabilities{}, err
+		return drivers.Info{}, err
 	}
 	drv, err := factory(ctx)
 	if err != nil {
-		return drivers.Capabilities{}, fmt.Errorf("client %s: %w", client, err)
+		return drivers.Info{}, fmt.Errorf("client %s: %w", client, err)
 	}
 	defer drv.Close()
-	return drv.Info().Capabilities, nil
+	return drv.Info(), nil
 }

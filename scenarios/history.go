@@ -91,11 +91,8 @@ func (s *Session) describe() {
 	if t == nil {
 		t = targets.Embedded()
 	}
-	dialect := string(r.sc.Server.Dialect)
-	if t.Kind != targets.KindEmbedded {
-		dialect = t.Dialect
-	}
-	s.res.Target = &reports.Target{Kind: t.Kind, URL: t.URL, Dialect: dialect, Personality: t.Personality}
+	// The embedded server speaks each scenario's dialect: it is one target whatever they say.
+	s.res.Target = &reports.Target{Kind: t.Kind, URL: t.URL, Dialect: t.Dialect, Personality: t.Personality}
 	clients := map[string]*reports.Client{}
 	for name, drv := range r.drivers {
 		info := drv.Info()

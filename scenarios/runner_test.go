@@ -158,7 +158,7 @@ steps:
 			Expect(lanes).To(ContainElements("phone", reports.ActorServer))
 			Expect(conflicts).To(Equal(1), "the 412 of the first PATCH")
 			Expect(inStep4).To(Equal(2))
-			Expect(res.Target).To(Equal(&reports.Target{Kind: "embedded", Dialect: "v2"}))
+			Expect(res.Target).To(Equal(&reports.Target{Kind: "embedded"}))
 			Expect(res.Client.Driver).To(Equal("go"))
 			Expect(res.Devices).To(Equal([]reports.Device{{Name: "phone", Strategy: "client-wins", Store: "memory"}}))
 		})

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conflictlab/conflictlab/properties"
+	"github.com/conflictlab/conflictlab/reports"
 	"github.com/conflictlab/conflictlab/scenarios"
 )
 
@@ -100,22 +104,74 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 				last = time.Now()
 			}
 		}}
+	started := time.Now()
 	out := c.Run(ctx)
 	if terminal {
 		fmt.Fprintln(stderr)
 	}
 	rate := float64(out.Stats.Actions) / out.Elapsed.Seconds()
+	path := out.Stats.Counterexample
+	if out.Failed && path == "" {
+		path = filepath.Join(o.out, "counterexample.yaml")
+	}
+	if err := writeCampaign(o, cfg, out, path, started); err != nil {
+		return err
+	}
 	if !out.Failed {
 		fmt.Fprintf(stdout, "no property violated: %d interleavings, %d actions in %s (%.0f actions/s)\n",
 			out.Stats.Runs, out.Stats.Actions, out.Elapsed.Round(time.Millisecond), rate)
+		fmt.Fprintf(stdout, "results: %s\n", filepath.Join(o.out, "results.json"))
 		return ctx.Err()
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace(out.Message))
-	path := out.Stats.Counterexample
-	if path == "" {
-		path = filepath.Join(o.out, "counterexample.yaml")
-	}
 	fmt.Fprintf(stdout, "\nFAIL after %d interleavings (seed %d): counterexample %s\nreplay: conflictlab run %s\n",
 		out.Stats.Runs, out.Seed, path, path)
 	return errFailed
+}
+
+// writeCampaign writes the campaign's results.json (and report files) into --out: what it
+// explored, each property's checks, and a counterexample with the timeline of its replay.
+func writeCampaign(o *fuzzOptions, cfg properties.Config, out properties.Outcome, path string, started time.Time) error {
+	camp := reports.Campaign{Name: "fuzz", Strategy: cfg.Strategy, Clients: cfg.Clients, Status: reports.Passed,
+		Seed: out.FirstSeed, Interleavings: out.Stats.Runs, Actions: out.Stats.Actions, Duration: out.Elapsed,
+		Target: &reports.Target{Kind: "embedded"}}
+	if t := cfg.Target; t != nil {
+		camp.Target = &reports.Target{Kind: t.Kind, URL: t.URL, Dialect: t.Dialect, Personality: t.Personality}
+	}
+	if info, err := properties.ClientInfo(context.Background(), cfg.Client); err == nil {
+		camp.Client = &reports.Client{Driver: info.Driver, SDK: info.SDK, Version: info.Version}
+	}
+	for _, id := range slices.Sorted(maps.Keys(out.Stats.Properties)) {
+		camp.Properties = append(camp.Properties, out.Stats.Properties[id])
+	}
+	if out.Failed {
+		camp.Status = reports.Failed
+		ce := reports.Counterexample{Path: path, Replay: "conflictlab run " + path, Seed: out.Seed, Message: out.Message}
+		if m := regexp.MustCompile(`\b(P\d) \(`).FindStringSubmatch(out.Message); m != nil {
+			ce.Property = m[1]
+		}
+		if sc, err := scenarios.LoadFile(path); err == nil {
+			ce.Steps = len(sc.Steps)
+			for _, strategy := range sc.Runs() {
+				res := scenarios.Run(context.Background(), sc, strategy, scenarios.Options{Target: cfg.Target, Client: cfg.Client, KeepHistory: true})
+				ce.History = res.History
+				break
+			}
+		}
+		camp.Counterexamples = append(camp.Counterexamples, ce)
+	}
+	prov := reports.NewProvenance(append([]string{"conflictlab"}, os.Args[1:]...), started.UTC())
+	if camp.Target != nil {
+		prov.AddTarget(*camp.Target)
+	}
+	if camp.Client != nil {
+		prov.AddClient(*camp.Client)
+	}
+	prov.AddSeed(out.FirstSeed)
+	run := &reports.Run{Provenance: prov, Server: camp.Target.Kind, Started: started, Duration: out.Elapsed,
+		Campaigns: []reports.Campaign{camp}}
+	if err := reports.WriteAll(o.out, run); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/reports"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -395,10 +396,26 @@ func fuzz(args ...string) (string, string, error) {
 
 var _ = Describe("conflictlab fuzz", func() {
 	It("explores for the time it is given and reports what it did", func() {
-		out, progress, err := fuzz("--duration", "1s", "--seed", "7", "--round", "10", "--out", GinkgoT().TempDir())
+		dir := GinkgoT().TempDir()
+		out, progress, err := fuzz("--duration", "1s", "--seed", "7", "--round", "10", "--out", dir)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(MatchRegexp(`^no property violated: \d+ interleavings, \d+ actions in \S+ \(\d+ actions/s\)\n$`))
+		Expect(out).To(MatchRegexp(`^no property violated: \d+ interleavings, \d+ actions in \S+ \(\d+ actions/s\)\nresults: \S+/results.json\n$`))
 		Expect(progress).To(ContainSubstring("interleavings"))
+		f, err := os.Open(filepath.Join(dir, "results.json"))
+		Expect(err).NotTo(HaveOccurred())
+		defer f.Close()
+		run, err := reports.ReadJSON(f)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(run.Campaigns).To(HaveLen(1))
+		camp := run.Campaigns[0]
+		Expect(camp.Seed).To(BeEquivalentTo(7))
+		Expect(camp.Interleavings).To(BeNumerically(">", 0))
+		var ids []string
+		for _, p := range camp.Properties {
+			ids = append(ids, p.ID)
+			Expect(p.Checks).To(Equal(p.Holds + p.Violated + p.Unknown))
+		}
+		Expect(ids).To(ContainElements("P3", "P6", "P7"), "the machine's own properties are counted too")
 	})
 
 	It("explores another server through the table API", func() {

@@ -22,15 +22,16 @@ import (
 )
 
 type runOptions struct {
-	client   string
-	timeout  time.Duration
-	server   string
-	target   string
-	strategy string
-	labels   string
-	out      string
-	verbose  bool
-	progress string
+	client      string
+	timeout     time.Duration
+	keepHistory bool
+	server      string
+	target      string
+	strategy    string
+	labels      string
+	out         string
+	verbose     bool
+	progress    string
 }
 
 // errFailed makes the exit status 1 after the summary has been printed.
@@ -75,6 +76,7 @@ must start empty, and the scenario's server settings (page size, dialect, clock)
 	f.StringVar(&o.strategy, "strategy", "", "only this strategy: "+strings.Join(scenarios.Strategies, ", "))
 	f.StringVar(&o.labels, "labels", "", "only scenarios whose labels match this filter (Ginkgo's syntax: 'conflict && !faults', 'a || b')")
 	f.StringVar(&o.out, "out", "", "write results.json, report.md, report.html and junit.xml into this directory")
+	f.BoolVar(&o.keepHistory, "keep-history", false, "keep the timeline of every run in the report, not only of those that failed")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "also list each result's property verdicts")
 	f.StringVar(&o.progress, "progress", "auto", "progress bar: auto (on a terminal), always or never")
 	return cmd
@@ -132,7 +134,9 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 	if err != nil {
 		return err
 	}
-	run := &reports.Run{Server: "embedded", Started: time.Now()}
+	run := &reports.Run{Server: "embedded", Started: time.Now(),
+		Provenance: reports.NewProvenance(append([]string{"conflictlab"}, os.Args[1:]...), time.Now().UTC()),
+		Limits:     &reports.Limits{PassingHistories: o.keepHistory}}
 	if target != nil {
 		run.Server = target.String()
 		fmt.Fprintf(stderr, "target: %s, %s\n", target, target.Dialect)
@@ -142,7 +146,7 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 		bar = progressbar.NewOptions(len(jobs), progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
 			progressbar.OptionSetDescription("scenarios"), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
 	}
-	opts := scenarios.Options{Target: target, Client: o.client,
+	opts := scenarios.Options{Target: target, Client: o.client, KeepHistory: o.keepHistory,
 		Drivers: func(name string) (drivers.Factory, error) {
 			if name == o.client {
 				return factory, nil
@@ -164,6 +168,17 @@ func runScenarios(ctx context.Context, o *runOptions, paths []string, stdout, st
 			res = scenarios.Run(ctx, j.sc, j.strategy, opts)
 		}
 		run.Results = append(run.Results, res)
+		if res.Target != nil {
+			run.Provenance.AddTarget(*res.Target)
+		}
+		if res.Client != nil {
+			run.Provenance.AddClient(*res.Client)
+		}
+		seed := j.sc.Server.Seed
+		if seed == 0 {
+			seed = 1 // what a scenario without a seed runs with
+		}
+		run.Provenance.AddSeed(uint64(seed))
 		if bar != nil {
 			_ = bar.Clear()
 		}
