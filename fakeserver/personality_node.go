@@ -386,6 +386,10 @@ func (s *Server) nodeWrite(w http.ResponseWriter, r *http.Request, res result, o
 	switch {
 	case res.err == nil:
 		nodeJSON(w, ok, s.nodeRowLocked(res.table, res.rec), res.rec.wireVersion(), true)
+	case res.status == http.StatusNotFound && r.Method == http.MethodGet:
+		// A read's 404 comes from renderResults, after it told caches not to keep the answer.
+		exchangeOf(r).ev.Error = nodeNotFound
+		nodeJSON(w, http.StatusNotFound, map[string]any{"error": nodeNotFound}, "", true)
 	case res.status == http.StatusNotFound:
 		s.nodeError(w, r, http.StatusNotFound, nodeNotFound)
 	case (res.status == http.StatusConflict || res.status == http.StatusPreconditionFailed) && res.rec != nil:

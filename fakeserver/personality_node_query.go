@@ -268,7 +268,7 @@ func (s *Server) nodeQuery(w http.ResponseWriter, r *http.Request) {
 func (s *Server) nodeRunLocked(t *table, q *nodeQueryOpts) (*page, []string) {
 	p := &page{nextTop: -1}
 	var sel []string
-	empty := q.empty || t == nil
+	empty := q.empty
 	for _, c := range q.sel {
 		n := nodeColumn(t, c)
 		if n == "" {
@@ -290,6 +290,9 @@ func (s *Server) nodeRunLocked(t *table, q *nodeQueryOpts) (*page, []string) {
 	}
 	if empty {
 		p.count = -1
+		return p, sel
+	}
+	if t == nil { // declared, never written: Node created it with its system columns
 		return p, sel
 	}
 	idx := t.index()

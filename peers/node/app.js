@@ -105,8 +105,10 @@ peer.post('/reset', (req, res) => {
     data.execute([{ sql: 'CREATE TABLE IF NOT EXISTS [__types] ([table] TEXT, [name] TEXT, [type] TEXT)' }].concat(statements))
         .then(() => {
             for (const name of Object.keys(defs)) delete defs[name].sqliteColumns;
-            res.status(200).json({ reset: Object.keys(defs) });
+            // As at start: every declared table exists, with its system columns only.
+            return mobileApp.tables.initialize();
         })
+        .then(() => res.status(200).json({ reset: Object.keys(defs) }))
         .catch((err) => res.status(500).json({ error: `reset: ${err && err.message ? err.message : err}` }));
 });
 
