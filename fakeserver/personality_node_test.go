@@ -236,8 +236,8 @@ var nodeCases = []TableEntry{
 			Expect(a[3].obj()).To(HaveKeyWithValue("version", "QUFBQUFBQUFBQWM9"))
 			Expect(a[3].header.Get("ETag")).To(Equal(`"QUFBQUFBQUFBQWM9"`))
 			Expect(a[4].status).To(Equal(200))
-			Expect(a[4].obj()).To(HaveKeyWithValue("version", "MQ==")) // "AAAAAAAAAAc=" + 1 in SQLite is 1
-			Expect(a[6].obj()).To(HaveKeyWithValue("version", "Ng==")) // "5abc" + 1 is 6
+			Expect(a[4].obj()).To(HaveKeyWithValue("version", "MQ=="))     // "AAAAAAAAAAc=" + 1 in SQLite is 1
+			Expect(a[6].obj()).To(HaveKeyWithValue("version", "Ng=="))     // "5abc" + 1 is 6
 			Expect(a[7].obj()).To(HaveKeyWithValue("version", "TVE9PQ==")) // If-Match on an insert is stored as sent
 		},
 	}),
