@@ -443,6 +443,10 @@ var _ = Describe("the node personality", func() {
 		row, ok := srv.Row("todoitem", "a")
 		Expect(ok).To(BeTrue())
 		Expect(row).To(HaveKeyWithValue("version", "MQ=="))
+		res, err := http.Get(ts.URL + "/_conflictlab/tables/todoitem/a")
+		Expect(err).NotTo(HaveOccurred())
+		res.Body.Close()
+		Expect(res.Header.Get("ETag")).To(Equal(`"MQ=="`))
 		// Another writer goes through the same rules: the row's next version is Mg==.
 		out, err := srv.Write("todoitem", "a", map[string]any{"text": "server"})
 		Expect(err).NotTo(HaveOccurred())
