@@ -18,12 +18,13 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test report fuzz fuzz-targets bench lint build chromium screenshot
+.PHONY: test report fuzz fuzz-targets bench lint build chromium screenshot peers
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
-## with -race (the report's browser specs in Chromium, required where it could be installed),
-## then a short run of each fuzz target
-test: chromium
+## with -race (the report's browser specs in Chromium, required where it could be installed;
+## the specs against the real Node backend where `make peers` could install it), then a short
+## run of each fuzz target
+test: chromium peers
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...
 	env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
@@ -84,3 +85,9 @@ screenshot: chromium
 ## build: the conflictlab binary
 build:
 	$(GO) build -o conflictlab ./cmd/conflictlab
+
+## peers: install the real Azure Mobile Apps Node backend into peers/node/node_modules with
+## npm ci (Node >= 18 and npm; skipped with the reason printed where they are missing); the
+## tests that run against it skip with the same reason
+peers:
+	@scripts/install-node-peer peers/node

@@ -168,7 +168,7 @@ func (s *Server) adminRow(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, res.err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res.rec.render(V2, nil, nil), EncodeVersion(res.rec.version))
+	writeJSON(w, http.StatusOK, res.rec.render(V2, nil, nil), res.rec.wireVersion())
 }
 
 // adminWrite is a direct server-side write: ?op=insert|update|write|delete|undelete (default
@@ -212,7 +212,7 @@ func (s *Server) adminWrite(w http.ResponseWriter, r *http.Request) {
 	case rec == nil:
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		writeJSON(w, http.StatusOK, rec.render(V2, nil, nil), EncodeVersion(rec.version))
+		writeJSON(w, http.StatusOK, rec.render(V2, nil, nil), rec.wireVersion())
 	}
 }
 

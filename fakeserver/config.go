@@ -68,6 +68,9 @@ type Config struct {
 	// as direct writes and never hit by a fault rule (a proxy's scenario runner writes as
 	// another writer through it).
 	DirectClient string
+	// Personality is whose behaviour to reproduce where real servers differ from
+	// PROTOCOL.md: "" for the protocol itself, PersonalityNode for the Node backend.
+	Personality Personality
 }
 
 // DefaultPageSize is the page size of a server whose Config names none.
@@ -100,6 +103,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Clock == nil {
 		c.Clock = RealClock()
+	}
+	if err := c.checkPersonality(); err != nil {
+		return c, err
 	}
 	for _, t := range append(append([]string{}, c.Tables...), c.HardDeleteTables...) {
 		if !validTableName(t) {

@@ -31,6 +31,10 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/", s.byMethod(route{http.MethodGet, s.handleInfo}))
 	t := r.PathPrefix("/tables/").Subrouter()
 	t.Use(s.requireAPIVersion, s.requireAuth, s.limitBody)
+	if s.node() {
+		s.nodeRoutes(r, t)
+		return s.recordRequests(s.injectFaults(containPanics(r)))
+	}
 	// One route per path, dispatching on the method itself: gorilla/mux forgets a method
 	// mismatch when a later route of a subrouter matches, and would answer 404 for a 405.
 	t.Handle("/{table}", s.byMethod(
@@ -533,7 +537,7 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *reques
 			sys[k] = true
 		}
 	}
-	writeJSON(w, res.status, res.rec.render(s.cfg.Dialect, sys, req.q.sel), EncodeVersion(res.rec.version))
+	writeJSON(w, res.status, res.rec.render(s.cfg.Dialect, sys, req.q.sel), res.rec.wireVersion())
 }
 
 // writeError answers with a JSON error body in the server's dialect and notes the message

@@ -464,7 +464,7 @@ func (v *evalView) of(r *record) map[string]any {
 		m[colID] = r.id
 	}
 	if v.version {
-		m[wireName(v.d, colVersion)] = EncodeVersion(r.version)
+		m[wireName(v.d, colVersion)] = r.wireVersion()
 	}
 	if v.createdAt {
 		m[wireName(v.d, colCreatedAt)] = r.createdAt

@@ -21,6 +21,19 @@ type record struct {
 	createdAt time.Time
 	updatedAt time.Time
 	deleted   bool
+	// tag and rowid belong to the node personality (personality_node.go): the version as
+	// Node shows it (base64 of the row's own version text) and the row's place in insertion
+	// order. Empty and 0 otherwise.
+	tag   string
+	rowid uint64
+}
+
+// wireVersion is the row's version as clients see it.
+func (r *record) wireVersion() string {
+	if r.tag != "" {
+		return r.tag
+	}
+	return EncodeVersion(r.version)
 }
 
 // The system columns, by their v2 names; v1 puts "__" in front.
@@ -68,7 +81,7 @@ func (r *record) render(d Dialect, sys sysProps, sel map[string]bool) map[string
 func (r *record) system(col string) any {
 	switch col {
 	case colVersion:
-		return EncodeVersion(r.version)
+		return r.wireVersion()
 	case colCreatedAt:
 		return r.createdAt.Format(TimeFormat)
 	case colUpdatedAt:

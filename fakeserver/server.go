@@ -126,6 +126,7 @@ func (s *Server) resetLocked() {
 	s.tables = map[string]*table{}
 	for lower, name := range s.fixed {
 		s.tables[lower] = newTable(name, s.cfg.HardDelete || s.hard[lower])
+		s.tables[lower].node = s.node()
 	}
 	s.counter = 0
 	s.history = nil
@@ -396,11 +397,11 @@ func (s *Server) recordLocked(ev *Event, res result) {
 		ev.ItemID = res.id
 	}
 	if res.before != nil {
-		ev.VersionBefore = EncodeVersion(res.before.version)
+		ev.VersionBefore = res.before.wireVersion()
 	}
 	if res.applied {
 		if res.rec != nil { // nil after a hard delete: the row is gone
-			ev.VersionAfter = EncodeVersion(res.rec.version)
+			ev.VersionAfter = res.rec.wireVersion()
 			ev.UpdatedAt = res.rec.updatedAt
 		}
 	} else {
@@ -455,6 +456,7 @@ func (s *Server) tableForWrite(name string) (*table, *Error) {
 	}
 	lower := strings.ToLower(name)
 	t = newTable(name, s.cfg.HardDelete || s.hard[lower])
+	t.node = s.node()
 	s.tables[lower] = t
 	return t, nil
 }
@@ -473,6 +475,9 @@ func (s *Server) store(ev *Event, t *table, next record) *record {
 	}
 	s.counter++
 	next.version, next.updatedAt = s.counter, now
+	if t.node {
+		nodeStamp(t, &next)
+	}
 	if next.createdAt.IsZero() {
 		next.createdAt = now
 	}
@@ -516,7 +521,7 @@ func (s *Server) insertLocked(ev *Event, tableName string, b *body) result {
 		return withErr(res, err)
 	}
 	t, _ = s.tableForWrite(tableName)
-	rec := s.store(ev, t, record{id: id, data: data})
+	rec := s.store(ev, t, record{id: id, data: data, tag: nodeInsertTag(t, b)})
 	t.learn(data)
 	res.table, res.status, res.rec, res.applied = t.name, http.StatusCreated, rec, true
 	return res
@@ -562,7 +567,7 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 	if cur == nil {
 		return res
 	}
-	version := EncodeVersion(cur.version)
+	version := cur.wireVersion()
 	ignore := mutants.On(mutants.IgnoreIfMatch)
 	if m != nil && !m.matches(version) && !ignore {
 		return preconditionFailed(res, cur)
@@ -597,7 +602,7 @@ func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) resul
 	if cur == nil {
 		return res
 	}
-	if m != nil && !m.matches(EncodeVersion(cur.version)) && !mutants.On(mutants.IgnoreIfMatch) {
+	if m != nil && !m.matches(cur.wireVersion()) && !mutants.On(mutants.IgnoreIfMatch) {
 		return preconditionFailed(res, cur)
 	}
 	// A hard delete is a write too: it takes a version and a timestamp before the row goes.
@@ -621,11 +626,11 @@ func (s *Server) undeleteLocked(ev *Event, tableName, id string, m *ifMatch) res
 	if cur == nil {
 		return res
 	}
-	if m != nil && !m.matches(EncodeVersion(cur.version)) {
+	if m != nil && !m.matches(cur.wireVersion()) {
 		return preconditionFailed(res, cur)
 	}
 	res.status, res.rec = http.StatusOK, cur
-	if !cur.deleted {
+	if !cur.deleted && !t.node { // Node's undelete is an UPDATE: it writes a live row again
 		return res
 	}
 	res.rec = s.store(ev, t, record{id: cur.id, data: cur.data, createdAt: cur.createdAt})

@@ -34,6 +34,21 @@ type table struct {
 	// writes counts every stored and removed row: it tells whether byUpdated is current.
 	writes    uint64
 	byUpdated *updatedIndex
+
+	// node marks a table of the node personality (personality_node.go): ids are
+	// case-sensitive, a value of another type than its column's is converted as SQLite
+	// would instead of refused, a column first written as null is not created, and rows keep
+	// their insertion order in rowid.
+	node   bool
+	rowids uint64 // the last rowid given
+}
+
+// key is how the table keys an id: case-insensitively, except in the node personality.
+func (t *table) key(id string) string {
+	if t.node {
+		return id
+	}
+	return idKey(id)
 }
 
 // slot is the place of one id in its table.
@@ -60,7 +75,7 @@ func (t *table) get(id string) *record {
 	if t == nil {
 		return nil
 	}
-	if sl := t.rows[idKey(id)]; sl != nil {
+	if sl := t.rows[t.key(id)]; sl != nil {
 		return sl.rec
 	}
 	return nil
@@ -75,7 +90,9 @@ func (t *table) canonical(data map[string]any) (map[string]any, *Error) {
 		if t != nil {
 			if c, ok := t.columns[strings.ToLower(k)]; ok {
 				name = c.name
-				if kind := kindOf(v); kind != "" && c.kind != "" && kind != c.kind {
+				if kind := kindOf(v); t.node && kind != "" && c.kind != "" && kind != c.kind {
+					v = nodeCoerce(c.kind, v)
+				} else if kind != "" && c.kind != "" && kind != c.kind {
 					return nil, &Error{Status: http.StatusBadRequest,
 						Message: "property " + quote(k) + ": column " + quote(c.name) + " holds " + c.kind + " values, got " + kind}
 				}
@@ -91,6 +108,9 @@ func (t *table) learn(data map[string]any) {
 	for k, v := range data {
 		lower := strings.ToLower(k)
 		c, ok := t.columns[lower]
+		if !ok && t.node && v == nil {
+			continue // dynamic schema makes no column of a null
+		}
 		if !ok {
 			c = column{name: k}
 		}
@@ -105,7 +125,7 @@ func (t *table) learn(data map[string]any) {
 // It is the only way a row is written (see Server.store).
 func (t *table) put(rec *record) {
 	t.writes++
-	key := idKey(rec.id)
+	key := t.key(rec.id)
 	sl := t.rows[key]
 	if sl != nil && sl.id != rec.id {
 		// Not a path the server takes (a row keeps the id it was inserted with), but if an
@@ -135,7 +155,7 @@ func (t *table) put(rec *record) {
 
 // remove takes the row with id out of the table for good: a hard delete.
 func (t *table) remove(id string) {
-	key := idKey(id)
+	key := t.key(id)
 	sl := t.rows[key]
 	if sl == nil {
 		return

@@ -129,6 +129,18 @@ var _ = Describe("conflictlab serve", func() {
 		Expect(status).To(Equal(http.StatusNotFound))
 	})
 
+	It("answers as the Node backend with --personality node", func() {
+		base, _, _, _, _ := serve("--personality", "node")
+		req, err := http.NewRequest("PATCH", base+"/tables/todoitem/e1", strings.NewReader(`{"text":"x"}`))
+		Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("ZUMO-API-VERSION", "2.0.0")
+		res, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		res.Body.Close()
+		Expect(res.StatusCode).To(Equal(http.StatusNotFound))
+		Expect(res.Header.Get("x-zumo-server-version")).To(Equal("node-4.0.2"))
+	})
+
 	It("serves the admin API on its own address with --admin-addr", func() {
 		base, stdout, _, _, _ := serve("--admin-addr", "127.0.0.1:0")
 		admin := regexp.MustCompile(`admin API at (http://\S+)/_conflictlab/`).FindStringSubmatch(stdout.String())
@@ -149,6 +161,8 @@ var _ = Describe("conflictlab serve", func() {
 			Expect(cmd.Execute()).To(MatchError(ContainSubstring(want)))
 		},
 		Entry("dialect", "unknown dialect", "--dialect", "v3"),
+		Entry("personality", "unknown personality", "--personality", "dotnet"),
+		Entry("personality and dialect", "v2 only", "--personality", "node", "--dialect", "v1"),
 		Entry("page size", "must be positive", "--page-size", "0"),
 		Entry("table name", "invalid table name", "--tables", "bad-name"),
 		Entry("clock start", "--clock-start", "--sim-clock", "--clock-start", "yesterday"),

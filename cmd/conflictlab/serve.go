@@ -20,6 +20,7 @@ import (
 type serveOptions struct {
 	addr, adminAddr  string
 	dialect          string
+	personality      string
 	pageSize, maxTop int
 	maxBody          int64
 	seed             int64
@@ -80,6 +81,7 @@ Actions:
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	f.StringVar(&o.adminAddr, "admin-addr", "", "serve the admin API on this address instead of under /_conflictlab/")
 	f.StringVar(&o.dialect, "dialect", "v2", "wire dialect: v2 (Azure Mobile Apps) or v1 (Azure Mobile Services)")
+	f.StringVar(&o.personality, "personality", "default", "whose behaviour to reproduce: default (PROTOCOL.md) or node (azure-mobile-apps 4.0.2 on sqlite, quirks included; docs/personalities.md)")
 	f.IntVar(&o.pageSize, "page-size", 50, "most rows in one response")
 	f.IntVar(&o.maxTop, "max-top", 1000, "largest $top accepted")
 	f.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes")
@@ -104,10 +106,15 @@ func (o *serveOptions) config(stderr io.Writer) (fakeserver.Config, error) {
 	if err != nil {
 		return fakeserver.Config{}, err
 	}
+	pers, err := fakeserver.ParsePersonality(o.personality)
+	if err != nil {
+		return fakeserver.Config{}, fmt.Errorf("--personality: %w", err)
+	}
 	cfg := fakeserver.Config{
 		Dialect: d, PageSize: o.pageSize, MaxTop: o.maxTop, MaxBodyBytes: o.maxBody, Seed: o.seed,
 		Tables: o.tables, HardDelete: o.hardDelete, HardDeleteTables: o.hardDeleteTables,
 		DeleteNoContent: o.deleteNoContent, AuthToken: o.authToken, AppKey: o.appKey,
+		Personality: pers,
 	}
 	if o.pageSize <= 0 || o.maxTop <= 0 || o.maxBody <= 0 {
 		return cfg, errors.New("--page-size, --max-top and --max-body must be positive")
