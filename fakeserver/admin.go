@@ -89,6 +89,7 @@ func (s *Server) adminInfo(w http.ResponseWriter, r *http.Request) {
 		"seed":           s.seed,
 		"tables":         s.cfg.Tables,
 		"hardDelete":     s.cfg.HardDelete,
+		"personality":    s.cfg.Personality,
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, info, "")

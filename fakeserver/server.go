@@ -161,6 +161,9 @@ func (s *Server) ResetWith(rs ResetSettings) error {
 	if s.up != nil {
 		return badRequest("a proxy has no tables to configure")
 	}
+	if s.cfg.Personality != "" && rs.HardDelete != nil && *rs.HardDelete {
+		return badRequest("the %s personality soft-deletes, as that server does: it cannot delete for real", s.cfg.Personality)
+	}
 	sim, simulated := s.cfg.Clock.(*SimulatedClock)
 	if rs.ClockStepMs != nil && !simulated && *rs.ClockStepMs != 1 {
 		return badRequest("a clock step of %d ms needs a simulated clock (conflictlab serve --sim-clock); this server runs on the real clock", *rs.ClockStepMs)

@@ -76,7 +76,9 @@ func (t *Target) lacksSettings(r Requirements) string {
 	}
 	if t.Kind == KindConflictlab {
 		// conflictlab serve is reset with the run's page size, delete and seed (Connect);
-		// what it cannot change is its dialect, its largest $top and its kind of clock.
+		// what it cannot change is its dialect, its largest $top and its kind of clock. One
+		// that imitates another server (a personality) keeps that server's ways, which the
+		// checks below compare like any other server's.
 		if r.ClockStepMs != nil && !t.SimulatedClock {
 			why = append(why, fmt.Sprintf("a clock that steps %d ms per write (clockStepMs) needs conflictlab serve --sim-clock", *r.ClockStepMs))
 		}
@@ -84,7 +86,10 @@ func (t *Target) lacksSettings(r Requirements) string {
 		if r.MaxTop > 0 && star.MaxTop != r.MaxTop {
 			why = append(why, fmt.Sprintf("the scenario relies on a largest $top of %d; the server's is %s (serve --max-top)", r.MaxTop, orUnknown(star.MaxTop)))
 		}
-		return strings.Join(why, "; ")
+		if t.Personality == "" {
+			return strings.Join(why, "; ")
+		}
+		r.MaxTop = 0
 	}
 	for _, name := range r.Tables {
 		tb, ok := t.Table(name)
