@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,6 +29,7 @@ type clientConfig struct {
 	appKey         string
 	installationID string
 	userAgent      string
+	paging         PagingLimits
 }
 
 // WithDialect chooses the wire protocol (default V2).
@@ -58,6 +60,27 @@ func WithInstallationID(id string) ClientOption {
 
 // WithUserAgent sets the User-Agent header (default DefaultUserAgent).
 func WithUserAgent(ua string) ClientOption { return func(c *clientConfig) { c.userAgent = ua } }
+
+// The default PagingLimits. They are sanity bounds, not quotas: they stop a server that never
+// stops answering with pages, while a real table of up to a million rows pulls in one go.
+const (
+	DefaultMaxPages    = 10_000
+	DefaultMaxRows     = 1_000_000
+	DefaultMaxPageRows = 10_000
+)
+
+// PagingLimits bound what one Table.Query or SyncTable.Pull reads; a zero field takes its
+// default. Going over Pages or Rows fails the call with a *PagingLimitError (ErrPagingLimit);
+// a page holding more than PageRows rows, or more than the $top its request asked for, is a
+// *ResponseError (ErrBadResponse), found before the rows past the limit are decoded.
+type PagingLimits struct {
+	Pages    int // requests per query or pull (default DefaultMaxPages)
+	Rows     int // rows received per query or pull (default DefaultMaxRows)
+	PageRows int // rows in one page (default DefaultMaxPageRows); a pull asks for no more
+}
+
+// WithPagingLimits sets the client's PagingLimits (docs/client.md says how paging works).
+func WithPagingLimits(l PagingLimits) ClientOption { return func(c *clientConfig) { c.paging = l } }
 
 // Client talks to one table server: the SDKs' MSClient. Its tables (Table) read and write
 // online; a SyncContext built on it adds the offline store. A Client is immutable and safe for
@@ -109,6 +132,12 @@ func New(baseURL string, opts ...ClientOption) (*Client, error) {
 	if cfg.timeout < 0 {
 		return nil, wrap(ErrInvalidOperation, "negative timeout %v", cfg.timeout)
 	}
+	if cfg.paging.Pages < 0 || cfg.paging.Rows < 0 || cfg.paging.PageRows < 0 {
+		return nil, wrap(ErrInvalidOperation, "negative paging limit %+v", cfg.paging)
+	}
+	cfg.paging.Pages = cmp.Or(cfg.paging.Pages, DefaultMaxPages)
+	cfg.paging.Rows = cmp.Or(cfg.paging.Rows, DefaultMaxRows)
+	cfg.paging.PageRows = cmp.Or(cfg.paging.PageRows, DefaultMaxPageRows)
 	if cfg.installationID == "" {
 		cfg.installationID = uuid.NewString()
 	}
@@ -157,6 +186,9 @@ func (c *Client) Dialect() Dialect { return c.cfg.dialect }
 // BaseURL returns the server's URL as the client uses it: scheme and host in lower case,
 // without a trailing slash.
 func (c *Client) BaseURL() string { return c.baseStr }
+
+// PagingLimits returns the limits the client pages within, defaults filled in.
+func (c *Client) PagingLimits() PagingLimits { return c.cfg.paging }
 
 // InstallationID returns the X-ZUMO-INSTALLATION-ID the client sends.
 func (c *Client) InstallationID() string { return c.cfg.installationID }

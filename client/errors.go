@@ -44,8 +44,11 @@ var (
 	ErrConflict = &SyncError{0, "conflict"}
 	// ErrNotFound: 404, or a local lookup of a missing item.
 	ErrNotFound = &SyncError{0, "not found"}
-	// ErrBadResponse: the server's answer could not be understood.
+	// ErrBadResponse: the server's answer could not be understood, or could not be trusted:
+	// a page larger than asked for, a next-page link elsewhere or back to a page already read.
 	ErrBadResponse = &SyncError{0, "malformed server response"}
+	// ErrPagingLimit: a query or pull reached the client's PagingLimits; see *PagingLimitError.
+	ErrPagingLimit = &SyncError{0, "paging limit reached"}
 	// ErrOperationUpdated: a resolution of a recorded error whose operation changed since.
 	ErrOperationUpdated = &SyncError{0, "the operation has been updated"}
 	// ErrStore: the local store failed.
@@ -100,8 +103,11 @@ type HTTPError struct {
 	Status  int
 	Message string // the body's "error" field, or the status text
 	Body    []byte // the body as received
-	// ServerItem is the server's current row, which 409 and 412 responses carry; nil otherwise
-	// or when the body holds none.
+	// ServerItem is the server's current row after a 409 or 412 of a write; nil otherwise. It
+	// is the answer's body when that is a row of the item with a version (for an insert's 409,
+	// only when the answer's ETag, weak or strong, names that version: a server may echo the
+	// item sent instead); else the row the client read from the server after the conflict
+	// (docs/client.md), and nil when that read found none or failed with a status.
 	ServerItem Item
 }
 
@@ -130,6 +136,37 @@ func (e *HTTPError) Is(target error) bool {
 func (e *HTTPError) IsConflict() bool {
 	return e.Status == http.StatusConflict || e.Status == http.StatusPreconditionFailed
 }
+
+// conflictReadError is a 409 or 412 whose server row the client could not read because the
+// read got no response or the caller's context ended: errors.As finds the *HTTPError (without
+// ServerItem), and errors.Is finds ErrNetwork or the context's error, so a push stops and keeps
+// the operation queued instead of recording a conflict it cannot resolve.
+type conflictReadError struct {
+	conflict *HTTPError
+	read     error
+}
+
+func (e *conflictReadError) Error() string {
+	return e.conflict.Error() + "; reading the server's row: " + e.read.Error()
+}
+
+func (e *conflictReadError) Unwrap() []error { return []error{e.conflict, e.read} }
+
+// PagingLimitError is a Table.Query or SyncTable.Pull stopped by the client's PagingLimits:
+// a server that never stops sending pages, or a result larger than the limits allow.
+// errors.Is(err, ErrPagingLimit) holds. A pull keeps the pages it stored before.
+type PagingLimitError struct {
+	Op    string // "query of todoitem", "pull of todoitem"
+	URL   string // the request that would have gone over the limit, or the page that did
+	Limit string // "pages" or "rows"
+	Max   int
+}
+
+func (e *PagingLimitError) Error() string {
+	return fmt.Sprintf("%s: %s: more than %d %s (client.PagingLimits)", e.Op, ErrPagingLimit.Message, e.Max, e.Limit)
+}
+
+func (e *PagingLimitError) Is(target error) bool { return target == ErrPagingLimit }
 
 // NetworkError is a request that got no response: the connection failed, was reset or timed
 // out. errors.Is(err, ErrNetwork) holds; Unwrap gives the transport's error.

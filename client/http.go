@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -204,6 +203,7 @@ type itemRequest struct {
 	version   string // for If-Match; "" sends none
 	id        string // the item's id, which the answer must carry; "" when the server picks it
 	noContent bool   // a 204 is an answer (nil)
+	insert    bool   // a POST that creates the item: its 409 body needs the ETag's word
 }
 
 // sendItem makes a single-item request and returns the row it answers with.
@@ -214,7 +214,7 @@ func (c *Client) sendItem(ctx context.Context, req itemRequest) (Item, error) {
 	}
 	defer r.release()
 	if !r.ok() {
-		return nil, c.httpError(r, req.id)
+		return nil, c.httpError(r, req)
 	}
 	if r.status == http.StatusNoContent && req.noContent {
 		return nil, nil
@@ -226,37 +226,21 @@ func (c *Client) sendItem(ctx context.Context, req itemRequest) (Item, error) {
 	return item, nil
 }
 
-// sendPage GETs one page of a query.
-func (c *Client) sendPage(ctx context.Context, rawURL string) (*Page, error) {
-	r, err := c.send(ctx, http.MethodGet, rawURL, nil, "")
-	if err != nil {
-		return nil, err
-	}
-	defer r.release()
-	if !r.ok() {
-		return nil, c.httpError(r, "")
-	}
-	p, reason := decodePage(c.cfg.dialect, r.body)
-	if reason != "" {
-		return nil, r.malformed("%s", reason)
-	}
-	next, err := nextLink(r.header.Values("Link"), r.reqURL)
-	if err != nil {
-		return nil, r.malformed("Link header: %v", err)
-	}
-	p.Next = next
-	return p, nil
-}
-
 // httpError describes a non-2xx answer. The message is the body's "error" (both dialects'
-// error bodies have one), else the status text; a 409 or 412 body that is a row (of item id,
-// when id is not "") becomes ServerItem.
-func (c *Client) httpError(r *response, id string) *HTTPError {
+// error bodies have one), else the status text. A 409 or 412 to a write whose body is a row of
+// the item with a version becomes ServerItem, but for an insert's 409 only when the ETag names
+// that version: Node's azure-mobile-apps answers a duplicate insert with the item it was sent
+// (no version, an ETag that is a hash of the body), which is not the server's row.
+func (c *Client) httpError(r *response, req itemRequest) *HTTPError {
 	e := &HTTPError{Method: r.method, URL: r.url, Status: r.status, Body: bytes.Clone(r.body)}
 	var obj Item
 	if json.Unmarshal(r.body, &obj) == nil && obj != nil {
-		if (r.status == http.StatusConflict || r.status == http.StatusPreconditionFailed) && checkItem(c.cfg.dialect, obj, id) == "" {
-			e.ServerItem = obj
+		conflict := r.status == http.StatusConflict || r.status == http.StatusPreconditionFailed
+		if conflict && req.method != "" && req.method != http.MethodGet && checkItem(c.cfg.dialect, obj, req.id) == "" {
+			v := versionOf(c.cfg.dialect, obj)
+			if v != "" && (!req.insert || etagNames(r.header.Get("ETag"), v)) {
+				e.ServerItem = obj
+			}
 		} else if msg, ok := obj["error"].(string); ok && msg != "" {
 			e.Message = msg
 		}
@@ -284,53 +268,6 @@ func decodeItem(d Dialect, body []byte, id string) (Item, string) {
 		return nil, reason
 	}
 	return item, ""
-}
-
-// decodePage reads a query answer: a JSON array of rows, or {"results":[...],"count":N}.
-func decodePage(d Dialect, body []byte) (*Page, string) {
-	p := &Page{Count: -1}
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	switch {
-	case len(trimmed) == 0:
-		return nil, "expected a JSON array of rows, got an empty body"
-	case trimmed[0] == '[':
-		if err := json.Unmarshal(body, &p.Items); err != nil {
-			return nil, "expected a JSON array of rows: " + describeJSONError(body, err)
-		}
-	case trimmed[0] == '{':
-		var env struct {
-			Results *[]Item  `json:"results"`
-			Count   *float64 `json:"count"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil {
-			return nil, `expected {"results":[...],"count":N}: ` + describeJSONError(body, err)
-		}
-		if env.Results == nil {
-			return nil, `expected {"results":[...],"count":N}: no results`
-		}
-		p.Items = *env.Results
-		if env.Count != nil {
-			n := *env.Count
-			if n < 0 || n != math.Trunc(n) || n > math.MaxInt32 {
-				return nil, fmt.Sprintf("count %v is not a row count", n)
-			}
-			p.Count = int(n)
-		}
-	default:
-		return nil, "expected a JSON array of rows: " + describeJSONError(body, json.Unmarshal(body, new(any)))
-	}
-	if p.Items == nil {
-		p.Items = []Item{}
-	}
-	for i, item := range p.Items {
-		if item == nil {
-			return nil, fmt.Sprintf("row %d is null", i)
-		}
-		if reason := checkItem(d, item, ""); reason != "" {
-			return nil, fmt.Sprintf("row %d: %s", i, reason)
-		}
-	}
-	return p, ""
 }
 
 // checkItem says what makes item unusable as a row ("" if nothing): it needs a non-empty
@@ -383,109 +320,4 @@ func shorten(b []byte) string {
 		return fmt.Sprintf("%q...", b[:limit])
 	}
 	return fmt.Sprintf("%q", b)
-}
-
-// nextLink finds the rel=next target among Link header values (RFC 8288: several links
-// per value, separated by commas; parameters with token or quoted values; rel may list
-// several types) and resolves it against the URL the response came from.
-func nextLink(values []string, base *url.URL) (string, error) {
-	for _, v := range values {
-		links, err := parseLinks(v)
-		if err != nil {
-			return "", err
-		}
-		for _, l := range links {
-			for _, rel := range strings.Fields(l.rel) {
-				if strings.EqualFold(rel, "next") {
-					ref, err := url.Parse(strings.TrimSpace(l.target))
-					if err != nil {
-						return "", fmt.Errorf("next-page link %q: %v", l.target, err)
-					}
-					return base.ResolveReference(ref).String(), nil
-				}
-			}
-		}
-	}
-	return "", nil
-}
-
-type link struct{ target, rel string }
-
-// parseLinks parses one Link header value.
-func parseLinks(s string) ([]link, error) {
-	var links []link
-	i := 0
-	skipSpace := func() {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
-			i++
-		}
-	}
-	for {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == ',') {
-			i++
-		}
-		if i == len(s) {
-			return links, nil
-		}
-		if s[i] != '<' {
-			return nil, fmt.Errorf("expected '<' at offset %d of %q", i, s)
-		}
-		end := strings.IndexByte(s[i+1:], '>')
-		if end < 0 {
-			return nil, fmt.Errorf("unterminated '<' in %q", s)
-		}
-		l := link{target: s[i+1 : i+1+end]}
-		i += end + 2
-		relSeen := false
-		for {
-			skipSpace()
-			if i == len(s) || s[i] == ',' {
-				break
-			}
-			if s[i] != ';' {
-				return nil, fmt.Errorf("expected ';' or ',' at offset %d of %q", i, s)
-			}
-			i++
-			skipSpace()
-			start := i
-			for i < len(s) && !strings.ContainsRune("=;, \t", rune(s[i])) {
-				i++
-			}
-			name := s[start:i]
-			if name == "" {
-				return nil, fmt.Errorf("empty parameter name at offset %d of %q", i, s)
-			}
-			skipSpace()
-			value := ""
-			if i < len(s) && s[i] == '=' {
-				i++
-				skipSpace()
-				if i < len(s) && s[i] == '"' {
-					var b strings.Builder
-					i++
-					for ; i < len(s) && s[i] != '"'; i++ {
-						if s[i] == '\\' && i+1 < len(s) {
-							i++
-						}
-						b.WriteByte(s[i])
-					}
-					if i == len(s) {
-						return nil, fmt.Errorf("unterminated quoted string in %q", s)
-					}
-					i++
-					value = b.String()
-				} else {
-					start := i
-					for i < len(s) && !strings.ContainsRune(";, \t", rune(s[i])) {
-						i++
-					}
-					value = s[start:i]
-				}
-			}
-			if strings.EqualFold(name, "rel") && !relSeen { // RFC 8288: the first rel counts
-				l.rel, relSeen = value, true
-			}
-		}
-		links = append(links, l)
-	}
 }

@@ -99,32 +99,39 @@ func (st *SyncTable) pushFirst(ctx context.Context, tableOnly bool) error {
 }
 
 // pullAll pages through q: $top per page is the page size or what remains of q's $top; a
-// Link rel=next is followed; a short page is not the end, an empty one is.
+// standard Link rel=next to this table is followed; a short page is not the end, an empty one
+// is. Without a usable link (none, or Node's bare form) the next page is asked for with $skip,
+// as the JS SDK does. The client's PagingLimits bound it.
 func (st *SyncTable) pullAll(ctx context.Context, q *Query) error {
 	remaining, skip := -1, 0
 	if q != nil {
 		remaining, skip = q.top, q.skip
 	}
 	base := q.clone().IncludeDeleted()
-	next, fetched := "", ""
+	pg := st.sc.client.newPager("pull of " + st.name)
+	size := min(st.sc.cfg.pageSize, pg.lim.PageRows)
+	next, linked := "", false
 	var prev []Item
 	for remaining != 0 {
 		var (
 			page *Page
 			err  error
 		)
-		if next != "" {
-			if next == fetched {
-				return &ResponseError{Method: "GET", URL: next, Status: 200, Reason: "the next-page link points at the page it came with"}
+		if next != "" && linked {
+			u, lerr := st.remote.checkLink(next)
+			if lerr != nil {
+				return lerr
 			}
-			fetched = next
-			page, err = st.remote.NextPage(ctx, next)
+			page, err = st.remote.fetchPage(ctx, pg, st.sc.client.withSystemProperties(u.String()), true)
 		} else {
-			top := st.sc.cfg.pageSize
+			top := size
 			if remaining >= 0 && remaining < top {
 				top = remaining
 			}
-			page, err = st.remote.QueryPage(ctx, base.Top(top).Skip(skip))
+			var u string
+			if u, err = st.remote.queryURL(base.Top(top).Skip(skip)); err == nil {
+				page, err = st.remote.fetchPage(ctx, pg, u, false)
+			}
 		}
 		if err != nil {
 			return err
@@ -143,13 +150,14 @@ func (st *SyncTable) pullAll(ctx context.Context, q *Query) error {
 		if remaining > 0 {
 			remaining = max(remaining-len(page.Items), 0)
 		}
-		next = page.Next
+		next, linked = page.Next, page.linked
 	}
 	return nil
 }
 
 // pullIncremental pulls the rows updated since the saved token: ordered by updatedAt, from
-// $skip 0 each time the token moves, else advancing $skip past rows that share a timestamp.
+// $skip 0 each time the token moves, else advancing $skip past rows that share a timestamp,
+// until a page is empty, within the client's PagingLimits.
 func (st *SyncTable) pullIncremental(ctx context.Context, q *Query, queryID string) error {
 	key := deltaTokenKey(st.name, queryID)
 	token := epoch
@@ -173,14 +181,22 @@ func (st *SyncTable) pullIncremental(ctx context.Context, q *Query, queryID stri
 	}
 	skip := 0
 	var prev []Item
+	pg := st.sc.client.newPager("pull of " + st.name)
+	size := min(st.sc.cfg.pageSize, pg.lim.PageRows)
 	for {
 		since := odata.Binary{Op: "ge", Left: odata.Prop(col), Right: odata.Lit(tokenTime)}
-		pq := NewQuery().IncludeDeleted().Top(st.sc.cfg.pageSize).Skip(skip).OrderBy(col)
+		pq := NewQuery().IncludeDeleted().Top(size).Skip(skip).OrderBy(col)
 		if q != nil {
 			pq.params = q.clone().params
 		}
 		pq.filter = andExpr(userFilter, since)
-		page, err := st.remote.QueryPage(ctx, pq)
+		u, err := st.remote.queryURL(pq)
+		if err != nil {
+			return err
+		}
+		// The server's Link, whatever its form, is not followed: the next page is the one after
+		// the rows read, at the token they moved or with $skip past them.
+		page, err := st.remote.fetchPage(ctx, pg, u, false)
 		if err != nil {
 			return err
 		}

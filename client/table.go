@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
 // Table reads and writes one table of the server directly, without the local store: the
@@ -21,7 +24,10 @@ import (
 //     errors.Is(err, context.DeadlineExceeded) and is not a *NetworkError;
 //   - a 2xx answer that is not what the protocol says (not the JSON expected, a row without a
 //     non-empty string id, a row about another item than the one asked about, a version that
-//     is not a string) is a *ResponseError (ErrBadResponse);
+//     is not a string, a page with more rows than asked for, a next-page link the client must
+//     not follow) is a *ResponseError or wraps ErrBadResponse;
+//   - a Query that goes over the client's PagingLimits is a *PagingLimitError
+//     (ErrPagingLimit);
 //   - an item or query that cannot be sent wraps ErrInvalidOperation or ErrInvalidQuery, and
 //     nothing is sent.
 //
@@ -41,9 +47,16 @@ type Page struct {
 	// Count is the number of rows matching the query regardless of $top and $skip, when the
 	// query asked for it (Query.IncludeTotalCount); -1 otherwise.
 	Count int
-	// Next is the absolute URL of the next page (the response's Link rel=next), "" when the
-	// server sent none. Table.NextPage fetches it.
+	// Next is the absolute URL of the next page, "" when there is none. It is the response's
+	// Link rel=next when that is a standard <URL> link (resolved against the request's URL; it
+	// may point anywhere: NextPage refuses what is not a page of this table on the client's
+	// server). When the server's link is not inside <...> (Node's form, with no port and no
+	// table path) the client never uses it as a URL: Next is then the same query with $skip
+	// advanced by the rows of this page and $top, if any, reduced by them ("" when nothing is
+	// left of $top or the page is empty). Table.NextPage fetches it.
 	Next string
+
+	linked bool // Next is the server's own link
 }
 
 // Name returns the table's name.
@@ -51,7 +64,9 @@ func (t *Table) Name() string { return t.name }
 
 // Insert creates item on the server (POST /tables/{t}) and returns the server's row. An item
 // without an id, or with a nil one, gets an id from the server. A 409 means the id exists;
-// the error's ServerItem is the server's row (a tombstone if it was deleted).
+// the error's ServerItem is the server's row (a tombstone if it was deleted). When the 409's
+// body cannot be taken for that row (no version, or an ETag that does not name its version:
+// Node echoes the item sent), Insert reads the row before it returns (see write).
 func (t *Table) Insert(ctx context.Context, item Item) (Item, error) {
 	if t.err != nil {
 		return nil, t.err
@@ -68,7 +83,7 @@ func (t *Table) Insert(ctx context.Context, item Item) (Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.c.sendItem(ctx, itemRequest{method: http.MethodPost, url: t.c.withSystemProperties(t.url), body: body, id: id})
+	return t.write(ctx, itemRequest{method: http.MethodPost, url: t.c.withSystemProperties(t.url), body: body, id: id, insert: true})
 }
 
 // Update merges item's properties into the server's row (PATCH /tables/{t}/{id}) and returns
@@ -82,7 +97,7 @@ func (t *Table) Update(ctx context.Context, item Item) (Item, error) {
 	if req.body, err = t.writeBody(item, false); err != nil {
 		return nil, err
 	}
-	return t.c.sendItem(ctx, req)
+	return t.write(ctx, req)
 }
 
 // Delete deletes the item with item's id (DELETE /tables/{t}/{id}), with If-Match when item
@@ -94,7 +109,7 @@ func (t *Table) Delete(ctx context.Context, item Item) (Item, error) {
 		return nil, err
 	}
 	req.noContent = true
-	return t.c.sendItem(ctx, req)
+	return t.write(ctx, req)
 }
 
 // Undelete brings back a soft-deleted item (POST /tables/{t}/{id}), with If-Match when item
@@ -104,7 +119,54 @@ func (t *Table) Undelete(ctx context.Context, item Item) (Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.c.sendItem(ctx, req)
+	return t.write(ctx, req)
+}
+
+// write sends a write. A 409 or 412 whose body is not the server's row (HTTPError.ServerItem
+// is nil: no row, no version, an insert's echo) makes it read that row, so that every
+// strategy settles the conflict against what the server holds: the item with
+// __includeDeleted=true, and when that is 404 (Node does not return a deleted row by id even
+// so) a query for the id with __includeDeleted=true. What it finds becomes ServerItem; when
+// it finds nothing, or the read fails with a status or an unusable answer, ServerItem stays
+// nil. A read with no response, or stopped by ctx, returns an error that is both the conflict
+// and that failure.
+func (t *Table) write(ctx context.Context, req itemRequest) (Item, error) {
+	res, err := t.c.sendItem(ctx, req)
+	var he *HTTPError
+	if err == nil || !errors.As(err, &he) || !he.IsConflict() || he.ServerItem != nil || req.id == "" {
+		return res, err
+	}
+	row, rerr := t.serverRow(ctx, req.id)
+	switch {
+	case rerr == nil:
+		he.ServerItem = row
+	case errors.Is(rerr, ErrNetwork) || isContextError(ctx, rerr):
+		return nil, &conflictReadError{conflict: he, read: rerr}
+	}
+	return nil, he
+}
+
+// serverRow reads the server's row of item id, tombstones included; nil when there is none.
+func (t *Table) serverRow(ctx context.Context, id string) (Item, error) {
+	u := t.c.withSystemProperties(t.url + "/" + url.PathEscape(id) + "?__includeDeleted=true")
+	row, err := t.c.sendItem(ctx, itemRequest{method: http.MethodGet, url: u, id: id})
+	if !errors.Is(err, ErrNotFound) {
+		return row, err
+	}
+	q := NewQuery().IncludeDeleted().Top(2)
+	q.filter = odata.Binary{Op: "eq", Left: odata.Prop(ColumnID), Right: odata.Lit(id)}
+	p, err := t.QueryPage(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, exact := range []bool{true, false} {
+		for _, it := range p.Items {
+			if got, _ := itemID(it); got == id || (!exact && strings.EqualFold(got, id)) {
+				return it, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // Lookup returns the item with this id (GET /tables/{t}/{id}); a missing or deleted one is a
@@ -120,14 +182,23 @@ func (t *Table) Lookup(ctx context.Context, id string) (Item, error) {
 }
 
 // QueryPage sends q (nil: every row) as one GET /tables/{t} and returns that one response:
-// at most the server's page size of rows, and the link to the next page if the server sent
-// one.
+// at most the server's page size of rows, and the link to the next page if there is one. A
+// page with more rows than q's Top (or than PagingLimits.PageRows) is a *ResponseError.
 func (t *Table) QueryPage(ctx context.Context, q *Query) (*Page, error) {
+	u, err := t.queryURL(q)
+	if err != nil {
+		return nil, err
+	}
+	return t.fetchPage(ctx, t.c.newPager("query of "+t.name), u, false)
+}
+
+// queryURL is the URL that sends q.
+func (t *Table) queryURL(q *Query) (string, error) {
 	if t.err != nil {
-		return nil, t.err
+		return "", t.err
 	}
 	if err := q.Err(); err != nil {
-		return nil, err
+		return "", err
 	}
 	vals := q.values()
 	if t.c.cfg.dialect == V1 {
@@ -139,28 +210,34 @@ func (t *Table) QueryPage(ctx context.Context, q *Query) (*Page, error) {
 	if len(vals) > 0 {
 		u += "?" + vals.Encode()
 	}
-	return t.c.sendPage(ctx, u)
+	return u, nil
 }
 
-// NextPage fetches the page at next, a Page.Next of an earlier answer. It must be on the
-// client's server (the base URL's scheme and host): a link elsewhere is refused with an
-// error wrapping ErrBadResponse, and nothing is sent.
+// NextPage fetches the page at next, a Page.Next of an earlier answer. It must be a page of
+// this table on the client's server (the base URL's scheme, host and port, the table's path):
+// a link elsewhere is refused with an error wrapping ErrBadResponse, and nothing is sent.
 func (t *Table) NextPage(ctx context.Context, next string) (*Page, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	u, err := url.Parse(next)
-	if err != nil || !u.IsAbs() || !sameOrigin(u, t.c.base) {
-		return nil, wrap(ErrBadResponse, "next-page link %q is not on %s://%s", next, t.c.base.Scheme, t.c.base.Host)
+	u, err := t.checkLink(next)
+	if err != nil {
+		return nil, err
 	}
-	u.Fragment, u.RawFragment = "", ""
-	return t.c.sendPage(ctx, t.c.withSystemProperties(u.String()))
+	return t.fetchPage(ctx, t.c.newPager("query of "+t.name), t.c.withSystemProperties(u.String()), true)
 }
 
-// Query returns every row q selects (nil: every row), following the server's next-page links
-// until there is none, a page is empty, or q's Top rows have come.
+// Query returns every row q selects (nil: every row), page after page until a page is empty,
+// there is no next page (Page.Next) or q's Top rows have come. It reads within the client's
+// PagingLimits, and refuses a next-page link elsewhere, back to a page already read, or one
+// that only grows (docs/client.md).
 func (t *Table) Query(ctx context.Context, q *Query) ([]Item, error) {
-	p, err := t.QueryPage(ctx, q)
+	u, err := t.queryURL(q)
+	if err != nil {
+		return nil, err
+	}
+	pg := t.c.newPager("query of " + t.name)
+	p, err := t.fetchPage(ctx, pg, u, false)
 	if err != nil {
 		return nil, err
 	}
@@ -168,25 +245,19 @@ func (t *Table) Query(ctx context.Context, q *Query) ([]Item, error) {
 	if q != nil {
 		top = q.top
 	}
-	items := p.Items
-	if p.Count > len(items) && p.Next != "" {
-		want := p.Count
-		if top >= 0 {
-			want = min(want, top)
-		}
-		items = make([]Item, 0, want)
-		items = append(items, p.Items...)
-	}
-	seen := ""
+	items := p.Items // grows with what comes, never sized from the count a server sends
 	for p.Next != "" && len(p.Items) > 0 && (top < 0 || len(items) < top) {
-		if p.Next == seen {
-			return nil, wrap(ErrBadResponse, "the next-page link %q points at the page it came with", p.Next)
+		next, err := t.checkLink(p.Next)
+		if err != nil {
+			return nil, err
 		}
-		seen = p.Next
-		if p, err = t.NextPage(ctx, p.Next); err != nil {
+		if p, err = t.fetchPage(ctx, pg, t.c.withSystemProperties(next.String()), p.linked); err != nil {
 			return nil, err
 		}
 		items = append(items, p.Items...)
+	}
+	if top >= 0 && len(items) > top {
+		items = items[:top:top]
 	}
 	return items, nil
 }
