@@ -27,11 +27,19 @@ var _ = Describe("the process driver", func() {
 		It("gives the catalogue's verdicts: the protocol loses nothing a check reads", func() {
 			catalog, err := scenarios.Load("../scenarios/catalog")
 			Expect(err).NotTo(HaveOccurred())
+			// One driver process serves every run, one after the other, as a long-lived driver
+			// may (each run opens and closes its own devices).
+			drv, err := drivers.Start(ctx, testDriver("go"))
+			Expect(err).NotTo(HaveOccurred())
+			defer drv.Close()
+			opts := scenarios.Options{Client: "go-process", Drivers: func(string) (drivers.Factory, error) {
+				return func(context.Context) (drivers.Driver, error) { return keepOpen{drv}, nil }, nil
+			}}
 			runs := 0
 			for _, sc := range catalog {
 				for _, strategy := range sc.Runs() {
-					inProcess := scenarios.Run(ctx, sc, strategy, scenarios.Options{})
-					process := scenarios.Run(ctx, sc, strategy, served("go"))
+					inProcess := scenarios.Run(ctx, sc, strategy, scenarios.Options{InMemory: true})
+					process := scenarios.Run(ctx, sc, strategy, opts)
 					Expect(process.Status).To(Equal(inProcess.Status), "%s [%s]: %+v", sc.Name, strategy, process.Failure)
 					Expect(process.Steps).To(Equal(inProcess.Steps), sc.Name)
 					Expect(process.Properties).To(Equal(inProcess.Properties), sc.Name)
@@ -151,3 +159,8 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// keepOpen is a driver shared by runs: closing it at the end of one run leaves it open.
+type keepOpen struct{ drivers.Driver }
+
+func (keepOpen) Close() error { return nil }
