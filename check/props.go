@@ -33,9 +33,11 @@ type PullObs struct {
 func PushBeforePull(o PullObs) Finding {
 	const p = "P1"
 	queued := opsOf(o.Before.Ops, o.Table)
+	// The pull's first GET is its first query of the table. A GET of one item is not the
+	// pull's: a push reads a row it met a conflict on when the answer did not carry it.
 	firstGET := -1
 	for i, r := range o.Requests {
-		if r.Method == "GET" && strings.EqualFold(r.Table, o.Table) {
+		if r.Method == "GET" && r.ItemID == "" && strings.EqualFold(r.Table, o.Table) {
 			firstGET = i
 			break
 		}

@@ -472,6 +472,15 @@ func (r *runner) failure(st *Step, mark int, err error) *reports.Failure {
 	} else {
 		f.What = "the end-of-scenario checks"
 	}
+	if r.target != nil && r.target.Kind != targets.KindEmbedded || r.target != nil && r.target.Personality != "" {
+		// Against a server conflictlab did not write, say which rule of the protocol it broke
+		// when its requests show one: the failure is that server's, not the harness's.
+		scope := r.events(mark)
+		if st == nil {
+			scope = r.events(0)
+		}
+		f.Rule = deviationIn(scope)
+	}
 	from := max(mark-3, 0)
 	for _, e := range r.events(from) {
 		line := fmt.Sprintf("#%d %s", e.Seq, describeEvent(e))

@@ -230,6 +230,9 @@ func printResult(w io.Writer, res reports.Result, verbose bool) {
 			if f.Property != "" {
 				fmt.Fprintf(w, "      property: %s\n", f.Property)
 			}
+			if f.Rule != "" {
+				fmt.Fprintf(w, "      rule:     %s\n", f.Rule)
+			}
 			fmt.Fprintf(w, "      expected: %s\n", f.Expectation)
 			fmt.Fprintf(w, "      got:      %s\n", f.Got)
 			if len(f.Requests) > 0 {
