@@ -70,7 +70,7 @@ func TestPushBeforePull(t *testing.T) {
 	lookup := check.Request{Method: "GET", Path: "/tables/todo/e1", Table: "todo", ItemID: "e1", Status: 200}
 	expect(t, "the push read a row, then failed, and no query went", check.PushBeforePull(check.PullObs{Table: "todo", Before: before, After: before,
 		Requests: []check.Request{{Method: "POST", Table: "todo", ItemID: "e1", Status: 409}, lookup}, PushFailed: true, Failed: true}), reports.Holds, "")
-		// A push that left the operation queued (an error recorded) must not let the pull change the row.
+	// A push that left the operation queued (an error recorded) must not let the pull change the row.
 	still := snap(map[string][]map[string]any{"todo": {mine}}, queued, nil)
 	overwritten := snap(map[string][]map[string]any{"todo": {row("e1", "text", "theirs")}}, queued, nil)
 	expect(t, "a queued row survives the pull", check.PushBeforePull(check.PullObs{Table: "todo", Before: before, After: still,
