@@ -31,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/conflictlab/conflictlab/targets"
 )
 
 // ErrNotInstalled is matched (errors.Is) by the error Start and Installed return when the
@@ -359,4 +361,21 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strings.TrimSpace(string(t.buf))
+}
+
+// Target is the peer as a server under test: a Node backend emptied by its reset route, with
+// its tables, soft delete, and a page size that is only the default $top.
+func (p *Peer) Target(ctx context.Context) (*targets.Target, error) {
+	info, err := p.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	soft, caps := info.SoftDelete, false
+	t := &targets.Target{URL: p.URL, Kind: targets.KindNode, Dialect: "v2",
+		Personality: info.Server + " " + info.Version + ", " + info.Provider,
+		Reset:       targets.Reset{URL: p.URL + "/_peer/reset"}, Tables: map[string]targets.Table{}}
+	for _, name := range info.Tables {
+		t.Tables[name] = targets.Table{SoftDelete: &soft, PageSize: info.PageSize, PageSizeCapsTop: &caps, MaxTop: info.MaxTop}
+	}
+	return t, nil
 }
