@@ -94,10 +94,11 @@ class Server {
   }
 }
 
-// Driver is driver.js as a child process; call sends one request and resolves with the answer.
+// Driver is driver.js (or another driver's command line) as a child process; call sends one
+// request and resolves with the answer.
 class Driver {
-  constructor(args = []) {
-    this.proc = spawn(process.execPath, [DRIVER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(args = [], command = [process.execPath, DRIVER]) {
+    this.proc = spawn(command[0], [...command.slice(1), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.nextId = 0;
     this.waiting = new Map();
     this.stderr = '';
