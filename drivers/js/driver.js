@@ -67,7 +67,11 @@ async function handle(req) {
     case 'open': {
       if (typeof req.device !== 'string' || req.device === '') throw internal('open: a device name is needed');
       if (devices.has(req.device) || opening.has(req.device)) throw internal(`device ${req.device} is open already`);
-      const p = Device.open(req, { log, context: () => requests.getStore() });
+      const p = Device.open(req, {
+        log,
+        context: () => requests.getStore(),
+        syncRequests: (name) => [...inflight].filter((c) => c.device === name && ['push', 'pull', 'purge'].includes(c.op)),
+      });
       opening.set(req.device, p);
       try {
         devices.set(req.device, await p);

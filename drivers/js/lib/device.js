@@ -181,11 +181,19 @@ class Device {
     const msg = `the SDK threw ${messageOf(thrown)} while reading the answer to ${what}; ` +
       'the SDK catches nothing there: its promise never settles';
     if (this.hooks.log) this.hooks.log(`${this.name}: ${msg}\n${thrown && thrown.stack ? thrown.stack : ''}`);
-    const syncOp = ctx && ['push', 'pull', 'purge'].includes(ctx.op);
-    if (syncOp) this.wedged = `${ctx.op} (request ${ctx.id}) never ended: ${msg}`;
-    const err = new DriverError('bad-response', msg + (syncOp ? ', and the sync context waits for it for ever' : ''),
-      status ? { status } : undefined);
-    if (ctx && ctx.abort) ctx.abort(err);
+    // An online query's request is made in its own request's context; a push's or pull's may
+    // run in the context of whichever sync call ran before it on the SDK's task runner, so a
+    // throw there settles every sync call of this device: they all wait on the stuck runner.
+    const online = ctx && ctx.op === 'query';
+    const err = (extra) => new DriverError('bad-response', msg + extra, status ? { status } : undefined);
+    if (online) {
+      if (ctx.abort) ctx.abort(err(''));
+      return;
+    }
+    this.wedged = `${ctx ? `${ctx.op} (request ${ctx.id})` : 'push or pull'} never ended: ${msg}`;
+    const waiting = this.hooks.syncRequests ? this.hooks.syncRequests(this.name) : [];
+    if (ctx && !waiting.includes(ctx)) waiting.push(ctx);
+    for (const c of waiting) if (c.abort) c.abort(err(', and the sync context waits for it for ever'));
   }
 
   checkOpen() {

@@ -127,6 +127,10 @@ function classify(err, what) {
   if (test(INVALID_QUERY)) return invalidQuery(`${what}: ${message}`);
   if (test(BAD_RESPONSE)) return new DriverError('bad-response', `${what}: ${message}`);
   if (test(INVALID_OPERATION)) return invalidOperation(`${what}: ${message}`);
+  if (/Failed to serialize value/.test(message) && LOCAL_WRITES.includes(what.split(' ')[0])) {
+    // the SDK's store refuses a value its column's type does not take (a string in a real column)
+    return invalidOperation(`${what}: the SDK's SQLite store refused the value: ${message}`);
+  }
   const e = internal(`${what}: the SDK failed in a way the driver does not know: ${message}`);
   e.original = err;
   return e;

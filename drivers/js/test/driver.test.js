@@ -508,6 +508,16 @@ describe('faults the SDK does not survive', () => {
     await d.call('update', { table: d.table, item: { id: 'e1', text: 'later' } });
     assert.equal((await d.call('lookup', { table: d.table, itemId: 'e1' })).item.text, 'later');
   });
+  test('SDK: a cut page of an online query is a bad-response of that query only', async () => {
+    const d = await fresh();
+    await srv.write(d.table, 'q1', 'insert', { text: 'x'.repeat(200) });
+    await srv.fault({ id: `cutq-${d.table}`, match: { method: 'GET', table: d.table, times: 1 }, action: 'truncate' });
+    const e = await d.fails('query', { table: d.table });
+    await srv.heal();
+    assert.equal(e.kind, 'bad-response');
+    await d.call('pull', { table: d.table }); // the sync context is not stuck
+    assert.equal((await d.call('read', { table: d.table })).items.length, 1);
+  });
 });
 
 describe('SDK differences from SEMANTICS.md', () => {
