@@ -1,7 +1,7 @@
 'use strict';
 // A device: one app's MobileServiceClient with its sync context on its own store, and the
 // protocol's operations mapped onto the SDK's public API. Where the SDK cannot express what
-// is asked, the answer is `unsupported`; where it behaves differently from SEMANTICS.md, the
+// is asked, the answer is `unsupported`; where it behaves differently from docs/semantics.md, the
 // driver does what the SDK does and the harness judges it (docs/js-sdk.md lists the
 // differences).
 
@@ -15,7 +15,7 @@ const {
 // The SDK's push calls a push handler at most 5 times for one operation in one push
 // (push.js, maxRetryCount), so client wins can try an operation at most 6 times.
 const SDK_MAX_TRIES = 6;
-const DEFAULT_MAX_TRIES = 5; // SEMANTICS.md's client wins
+const DEFAULT_MAX_TRIES = 5; // docs/semantics.md's client wins
 
 const STRATEGIES = ['client-wins', 'server-wins', 'manual'];
 const KNOWN_OPTIONS = ['pushScope', 'collapseUpdateDeleteToTail', 'purgePushesFirst', 'treatIdenticalAsSuccess',

@@ -2,7 +2,7 @@
 // The JS driver through its protocol, against `conflictlab serve`: what the protocol asks
 // (hello, ids, errors, snapshots, restart), the strategies on the SDK's push handler, manual
 // resolution, incremental pull, purge, faults. Tests named "SDK:" pin a behaviour of the SDK
-// that differs from SEMANTICS.md (docs/js-sdk.md): they are the evidence, and they fail the
+// that differs from docs/semantics.md (docs/js-sdk.md): they are the evidence, and they fail the
 // day the SDK (or the driver's mapping) changes.
 
 const { test, before, after, describe } = require('node:test');
@@ -520,7 +520,7 @@ describe('faults the SDK does not survive', () => {
   });
 });
 
-describe('SDK differences from SEMANTICS.md', () => {
+describe('SDK differences from docs/semantics.md', () => {
   test('SDK: a pull does not push first (the local edit stays queued, the row is skipped)', async () => {
     const d = await fresh();
     await srv.write(d.table, 'e1', 'insert', { text: 'v0' });
