@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test report fuzz fuzz-targets bench lint build chromium screenshot peers
+.PHONY: test report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
 ## with -race (the report's browser specs in Chromium, required where it could be installed;
@@ -31,6 +31,7 @@ test: chromium peers
 		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
 	@$(MAKE) --no-print-directory fuzz-targets FUZZTIME=$(TEST_FUZZTIME)
 	$(GO) run ./cmd/conflictlab fuzz --duration 5s --out $(REPORT_DIR)/fuzz
+	@$(MAKE) --no-print-directory test-js
 
 ## report: the main job: play the scenario catalogue under every strategy against the embedded
 ## server (reports/out/catalog/), then a bounded property campaign (reports/out/fuzz/, where a
@@ -91,3 +92,21 @@ build:
 ## tests that run against it skip with the same reason
 peers:
 	@scripts/install-node-peer peers/node
+
+# scenarios the JS SDK passes: a check that the driver plays the catalogue end to end (the
+# whole catalogue through it, with its FAILs, is `conflictlab run --client js scenarios/catalog`)
+JS_SCENARIOS := read-and-lookup sqlite-restart-keeps-queue manual-resolve-update-update conflict-update-update timeout-aborts-push push-abort-offline
+
+## drivers: install the JavaScript SDK's driver into drivers/js/node_modules with npm ci (Node
+## >= 20, npm and a C++ toolchain; skipped with the reason printed where they are missing)
+drivers:
+	@scripts/install-js-driver drivers/js
+
+## test-js: the JS driver's tests (node:test, against conflictlab serve), then a part of the
+## catalogue through it; skipped with the reason where the driver could not be installed
+test-js: drivers
+	@if [ ! -f drivers/js/node_modules/.conflictlab-installed ]; then \
+		echo "test-js: skipped: the JS driver is not installed (see the line above)"; exit 0; fi; \
+	bin=$$(mktemp -d)/conflictlab && $(GO) build -o $$bin ./cmd/conflictlab && \
+		(cd drivers/js && CONFLICTLAB_BIN=$$bin node --test test/*.test.js) && \
+		$$bin run --client js $(addprefix scenarios/catalog/,$(addsuffix .yaml,$(JS_SCENARIOS)))
