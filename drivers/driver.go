@@ -186,7 +186,8 @@ type Device interface {
 // PushResult is how a push ended.
 type PushResult struct {
 	// Status is complete, cancelled-by-network-error, cancelled-by-authentication-error,
-	// cancelled-by-operation, cancelled-by-context or cancelled-by-store-error.
+	// cancelled-by-operation, cancelled-by-context, cancelled-by-store-error or
+	// cancelled-by-error.
 	Status string    `json:"status"`
 	Errors []OpError `json:"errors,omitempty"`
 }
@@ -202,12 +203,15 @@ const (
 	StatusCancelledByOperation   = "cancelled-by-operation"
 	StatusCancelledByContext     = "cancelled-by-context"
 	StatusCancelledByStoreError  = "cancelled-by-store-error"
+	// StatusCancelledByError: the push stopped at an operation's error (a 400, 404 or 5xx),
+	// as an SDK does that does not go on past one (the JavaScript SDK).
+	StatusCancelledByError = "cancelled-by-error"
 	statusCancelledUnknownReason = "cancelled"
 )
 
 // PushStatuses are the statuses a push can end with.
 var PushStatuses = []string{StatusComplete, StatusCancelledByNetwork, StatusCancelledByAuth, StatusCancelledByOperation,
-	StatusCancelledByContext, StatusCancelledByStoreError}
+	StatusCancelledByContext, StatusCancelledByStoreError, StatusCancelledByError}
 
 // OpError is an operation error a push left.
 type OpError struct {

@@ -716,7 +716,7 @@ var ErrorKinds = []string{"push-cancelled", "push-failed", "network", "auth", "p
 	"invalid-query", "not-found", "conflict", "bad-response", "http", "any"}
 
 // PushStatuses are the statuses an expect's status can name.
-var PushStatuses = []string{"complete", "cancelled-by-network-error", "cancelled-by-authentication-error", "cancelled-by-operation", "cancelled-by-context", "cancelled-by-store-error"}
+var PushStatuses = []string{"complete", "cancelled-by-network-error", "cancelled-by-authentication-error", "cancelled-by-operation", "cancelled-by-context", "cancelled-by-store-error", "cancelled-by-error"}
 
 func (l *loader) expect(n *yaml.Node, st *Step) (*Expect, error) {
 	fs, err := l.fields(n, "expect", "error", "status", "errors", "item", "rows", "requests")

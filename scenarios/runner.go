@@ -481,6 +481,10 @@ func (r *runner) failure(st *Step, mark int, err error) *reports.Failure {
 		}
 		f.Rule = deviationIn(scope)
 	}
+	if f.Rule == "" && r.foreignClient() {
+		// A client conflictlab did not write: say which rule of the client semantics it broke.
+		f.Rule = semanticRuleOf(st, f)
+	}
 	from := max(mark-3, 0)
 	for _, e := range r.events(from) {
 		line := fmt.Sprintf("#%d %s", e.Seq, describeEvent(e))
@@ -813,4 +817,15 @@ func Answered(e fakeserver.Event) bool {
 		}
 	}
 	return true
+}
+
+// foreignClient reports whether a device of the run uses a client other than conflictlab's
+// own.
+func (r *runner) foreignClient() bool {
+	for _, d := range r.devices {
+		if d.client != "go" {
+			return true
+		}
+	}
+	return false
 }

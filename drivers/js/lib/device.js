@@ -325,7 +325,7 @@ class Device {
       const http = httpStatusOf(err);
       if (http === 0) status = 'cancelled-by-network-error';
       else if (http === 401) status = 'cancelled-by-authentication-error';
-      else if (http !== undefined) status = 'cancelled-by-operation';
+      else if (http !== undefined) status = 'cancelled-by-error'; // the SDK stops at any other error
       else status = 'cancelled-by-store-error';
       if (http === undefined && this.hooks.log) this.hooks.log(`${this.name}: push failed without a request: ${err && err.stack ? err.stack : messageOf(err)}`);
       // The SDK's push rejects with the error that stopped it and drops the conflicts it

@@ -577,7 +577,7 @@ describe('SDK differences from docs/semantics.md', () => {
     await srv.fault({ id: `busy-${d.table}`, match: { op: 'insert', table: d.table, id: 'b' }, action: 'status', params: { code: 503 } });
     const { out, requests } = await requestsDuring(() => d.call('push'));
     await srv.heal();
-    assert.equal(out.status, 'cancelled-by-operation');
+    assert.equal(out.status, 'cancelled-by-error');
     assert.deepEqual(out.errors.map((e) => `${e.itemId} ${e.status}`), ['b 503']);
     assert.equal(requests.length, 2);
     assert.equal((await d.call('pending')).operations.length, 2);
