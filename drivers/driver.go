@@ -197,15 +197,15 @@ func (r PushResult) Complete() bool { return r.Status == StatusComplete && len(r
 
 // Push statuses.
 const (
-	StatusComplete               = "complete"
-	StatusCancelledByNetwork     = "cancelled-by-network-error"
-	StatusCancelledByAuth        = "cancelled-by-authentication-error"
-	StatusCancelledByOperation   = "cancelled-by-operation"
-	StatusCancelledByContext     = "cancelled-by-context"
-	StatusCancelledByStoreError  = "cancelled-by-store-error"
+	StatusComplete              = "complete"
+	StatusCancelledByNetwork    = "cancelled-by-network-error"
+	StatusCancelledByAuth       = "cancelled-by-authentication-error"
+	StatusCancelledByOperation  = "cancelled-by-operation"
+	StatusCancelledByContext    = "cancelled-by-context"
+	StatusCancelledByStoreError = "cancelled-by-store-error"
 	// StatusCancelledByError: the push stopped at an operation's error (a 400, 404 or 5xx),
 	// as an SDK does that does not go on past one (the JavaScript SDK).
-	StatusCancelledByError = "cancelled-by-error"
+	StatusCancelledByError       = "cancelled-by-error"
 	statusCancelledUnknownReason = "cancelled"
 )
 
