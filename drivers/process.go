@@ -225,6 +225,16 @@ func (p *process) die(why string) {
 	close(p.dead)
 }
 
+// alive reports whether the driver is still there to answer.
+func (p *process) alive() bool {
+	select {
+	case <-p.dead:
+		return false
+	default:
+		return true
+	}
+}
+
 func (p *process) kill() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)

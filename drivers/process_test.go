@@ -29,12 +29,9 @@ var _ = Describe("the process driver", func() {
 			Expect(err).NotTo(HaveOccurred())
 			// One driver process serves every run, one after the other, as a long-lived driver
 			// may (each run opens and closes its own devices).
-			drv, err := drivers.Start(ctx, testDriver("go"))
-			Expect(err).NotTo(HaveOccurred())
-			defer drv.Close()
-			opts := scenarios.Options{Client: "go-process", Drivers: func(string) (drivers.Factory, error) {
-				return func(context.Context) (drivers.Driver, error) { return keepOpen{drv}, nil }, nil
-			}}
+			reused := drivers.Reuse(drivers.CommandFactory(testDriver("go")))
+			defer reused.Close()
+			opts := scenarios.Options{Client: "go-process", Drivers: func(string) (drivers.Factory, error) { return reused.Factory(), nil }}
 			runs := 0
 			for _, sc := range catalog {
 				for _, strategy := range sc.Runs() {
@@ -91,6 +88,19 @@ var _ = Describe("the process driver", func() {
 		Expect(res.Failure.Expectation).To(Equal("the client's driver works"))
 		Expect(res.Failure.Got).To(ContainSubstring("the driver exited (exit status 3)"))
 		Expect(res.Failure.Got).To(ContainSubstring("segmentation fault in the SDK (simulated)"))
+	})
+
+	It("starts a reused driver again when it died, for the next run", func() {
+		reused := drivers.Reuse(drivers.CommandFactory(testDriver("crash-on-pull")))
+		defer reused.Close()
+		sc, err := scenarios.LoadFile("../scenarios/catalog/blog-buy-eggs.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		opts := scenarios.Options{Client: "crashy", Drivers: func(string) (drivers.Factory, error) { return reused.Factory(), nil }}
+		for range 2 {
+			res := scenarios.Run(ctx, sc, "client-wins", opts)
+			Expect(res.Status).To(Equal(reports.Failed))
+			Expect(res.Failure.Got).To(ContainSubstring("segmentation fault in the SDK (simulated)"), "it died in this run, not before it")
+		}
 	})
 
 	It("skips a run that needs what the client lacks, with the reason", func() {
@@ -159,8 +169,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// keepOpen is a driver shared by runs: closing it at the end of one run leaves it open.
-type keepOpen struct{ drivers.Driver }
-
-func (keepOpen) Close() error { return nil }

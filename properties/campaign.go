@@ -27,6 +27,8 @@ type Campaign struct {
 	Seed uint64
 	// ChecksPerRound is how many interleavings one round tries (default 50).
 	ChecksPerRound int
+	// ShrinkTime bounds how long rapid shrinks a failure (0: rapid's default, 30 s).
+	ShrinkTime time.Duration
 	// Progress, when set, is called after every round with the totals so far.
 	Progress func(Stats, time.Duration)
 }
@@ -58,6 +60,17 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
 	c.Config.Context = ctx
+	if c.Config.Client != "" && c.Config.Client != "go" && c.Config.Drivers == nil {
+		// One driver process for every interleaving: starting one per interleaving would
+		// cost more than the interleaving itself.
+		factory, err := drivers.Lookup(c.Config.Client)
+		if err != nil {
+			return Outcome{Failed: true, Message: err.Error()}
+		}
+		reused := drivers.Reuse(factory)
+		defer reused.Close()
+		c.Config.Drivers = func(string) (drivers.Factory, error) { return reused.Factory(), nil }
+	}
 	if c.Config.Capabilities == nil && c.Config.Client != "" && c.Config.Client != "go" {
 		caps, err := ClientCapabilities(ctx, c.Config.Client)
 		if err != nil {
@@ -78,7 +91,11 @@ func (c Campaign) Run(ctx context.Context) Outcome {
 		testing.Init()
 		_ = flag.CommandLine.Parse(nil)
 	}
-	restore := SetRapidFlags(map[string]string{"rapid.checks": strconv.Itoa(c.ChecksPerRound), "rapid.nofailfile": "true"})
+	flags := map[string]string{"rapid.checks": strconv.Itoa(c.ChecksPerRound), "rapid.nofailfile": "true"}
+	if c.ShrinkTime > 0 {
+		flags["rapid.shrinktime"] = c.ShrinkTime.String()
+	}
+	restore := SetRapidFlags(flags)
 	defer restore()
 	start := time.Now()
 	out := Outcome{FirstSeed: c.Seed}

@@ -51,6 +51,9 @@ type Config struct {
 	// Client is the client under test ("go", "js", a driver's command); see
 	// scenarios.Options.Client.
 	Client string
+	// Drivers, when set, finds the client's driver (see scenarios.Options.Drivers): a campaign
+	// keeps one driver process for all its interleavings this way.
+	Drivers func(name string) (drivers.Factory, error)
 	// Capabilities are what the client can do, when it is not conflictlab's own: the machine
 	// draws only strategies, options, stores and ops the client has (nil: all of them).
 	// Campaign fills it in by asking the client's driver once.
@@ -184,7 +187,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 		m.names = append(m.names, c.Name)
 	}
 	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, Target: cfg.Target,
-		Client: cfg.Client})
+		Client: cfg.Client, Drivers: cfg.Drivers})
 	m.sess.SetLenient(true)
 	if f := m.sess.Failure(); f != nil {
 		t.Fatalf("setting up: %s", f.Got)

@@ -402,7 +402,9 @@ func (r *runner) open(d *device) error {
 // then skipped, with the client's words as the reason.
 func (r *runner) driverError(err error) error {
 	if drivers.IsUnsupported(err) && r.skip == "" {
-		r.skip = err.Error()
+		var de *drivers.Error
+		errors.As(err, &de)
+		r.skip = r.clientLabel() + " cannot do this: " + de.Message
 	}
 	return err
 }
@@ -828,4 +830,16 @@ func (r *runner) foreignClient() bool {
 		}
 	}
 	return false
+}
+
+// clientLabel names the client of the run's devices ("conflictlab-js (azure-mobile-apps-client
+// 2.0.1)"), or "a client" when they use several.
+func (r *runner) clientLabel() string {
+	if len(r.drivers) != 1 {
+		return "a client"
+	}
+	for _, drv := range r.drivers {
+		return drv.Info().String()
+	}
+	return "a client"
 }
