@@ -62,4 +62,3 @@ var _ = Describe("the JavaScript SDK through its driver", Ordered, Label("js"), 
 		}
 	})
 })
-
