@@ -14,24 +14,33 @@ FUZZTIME     ?= 2m
 REPORT_DIR  ?= reports/out
 
 # package:target for every go-fuzz target
-FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrderBy ./fakeserver:FuzzRequests ./client:FuzzServerAnswers ./properties:FuzzMachine
+FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrderBy ./fakeserver:FuzzRequests ./client:FuzzServerAnswers ./client:FuzzPageDecoding ./scenarios:FuzzParse ./properties:FuzzMachine
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
+.PHONY: test test-setup go-ready report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
 ## with -race (the report's browser specs in Chromium, required where it could be installed;
 ## the specs against the real Node backend where `make peers` could install it), then a short
 ## run of each fuzz target
-test: chromium peers
-	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./...
+test: test-setup
 	env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
 		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
 	@$(MAKE) --no-print-directory fuzz-targets FUZZTIME=$(TEST_FUZZTIME)
 	$(GO) run ./cmd/conflictlab fuzz --duration 5s --out $(REPORT_DIR)/fuzz
 	@$(MAKE) --no-print-directory test-js
+
+## test-setup: what the suites need, side by side: Chromium installs, the Node peer and the JS
+## driver compile their sqlite modules, while Go vets, builds (pure Go: the SQLite store must
+## not need cgo) and compiles the race-enabled test binaries
+test-setup:
+	@$(MAKE) --no-print-directory -j4 --output-sync=target chromium peers drivers go-ready
+
+go-ready:
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./...
+	$(GO) test -race -tags mutants -run '^$$' ./... > /dev/null
 
 ## report: the main job: play the scenario catalogue under every strategy against the embedded
 ## server (reports/out/catalog/), then a bounded property campaign (reports/out/fuzz/, where a
