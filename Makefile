@@ -44,13 +44,22 @@ go-ready:
 
 ## report: the main job: play the scenario catalogue under every strategy against the embedded
 ## server (reports/out/catalog/), then a bounded property campaign (reports/out/fuzz/, where a
-## counterexample would land), and render both as one report: results.json, report.md,
-## report.html and junit.xml in reports/out/
+## counterexample would land), and, where make peers installed it, the catalogue against the
+## real Node backend (reports/out/node/); render them as one report, side by side:
+## results.json, report.md, report.html and junit.xml in reports/out/
 report:
 	@mkdir -p $(REPORT_DIR)
-	$(GO) run ./cmd/conflictlab run --out $(REPORT_DIR)/catalog scenarios/catalog
-	$(GO) run ./cmd/conflictlab fuzz --duration $(REPORT_FUZZTIME) --out $(REPORT_DIR)/fuzz
-	$(GO) run ./cmd/conflictlab report --in $(REPORT_DIR)/catalog --in $(REPORT_DIR)/fuzz --out $(REPORT_DIR)
+	@rm -rf $(REPORT_DIR)/node
+	$(GO) build -o $(REPORT_DIR)/conflictlab ./cmd/conflictlab
+	$(REPORT_DIR)/conflictlab run --out $(REPORT_DIR)/catalog scenarios/catalog
+	$(REPORT_DIR)/conflictlab fuzz --duration $(REPORT_FUZZTIME) --out $(REPORT_DIR)/fuzz
+	@# The real Node backend beside it, where make peers could install it: its failures are
+	@# its own deviations from the protocol (exit 1), not the report's.
+	@$(GO) run ./peers/cmd/with-node-peer $(REPORT_DIR)/conflictlab run --target {target} --out $(REPORT_DIR)/node \
+		scenarios/catalog > $(REPORT_DIR)/node.log; status=$$?; tail -1 $(REPORT_DIR)/node.log; [ $$status -le 1 ]
+	$(REPORT_DIR)/conflictlab report --in embedded=$(REPORT_DIR)/catalog \
+		$$([ -f $(REPORT_DIR)/node/results.json ] && echo --in node=$(REPORT_DIR)/node) \
+		--in $(REPORT_DIR)/fuzz --out $(REPORT_DIR)
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m), then the property campaign as long
 fuzz: fuzz-targets

@@ -231,12 +231,13 @@ func (r *runner) setUp() error {
 	if r.target == nil {
 		r.target = targets.Embedded()
 	}
+	// The drivers first, so that even a skipped result names its client.
+	if err := r.startDrivers(); err != nil || r.skip != "" {
+		return err
+	}
 	if lack := r.target.Lacks(r.requirements()); lack != "" {
 		r.skip = "the target cannot serve it: " + lack
 		return nil
-	}
-	if err := r.startDrivers(); err != nil || r.skip != "" {
-		return err
 	}
 	seed := r.sc.Server.Seed
 	if seed == 0 {
