@@ -9,7 +9,7 @@ GINKGO_FLAGS ?=
 # budget does not meet the race in Go's fuzz coordinator at a -fuzztime deadline
 # (golang/go#75804), and scripts/fuzz-target fails a run only on a real failure. `make fuzz`
 # runs each for a duration.
-TEST_FUZZTIME ?= 300x
+TEST_FUZZTIME ?= 200x
 FUZZTIME     ?= 2m
 REPORT_DIR  ?= reports/out
 
@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test test-setup go-ready report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
+.PHONY: test test-setup go-ready test-campaign report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
 ## with -race (the report's browser specs in Chromium, required where it could be installed;
@@ -26,10 +26,12 @@ REPORT_FUZZTIME ?= 20s
 ## run of each fuzz target
 test: test-setup
 	env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
-		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=8m $(GINKGO_FLAGS)
-	@$(MAKE) --no-print-directory fuzz-targets FUZZTIME=$(TEST_FUZZTIME)
+		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=14m $(GINKGO_FLAGS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target fuzz-targets test-js test-campaign FUZZTIME=$(TEST_FUZZTIME)
+
+# test-campaign: a short property campaign through the CLI, as users run it
+test-campaign:
 	$(GO) run ./cmd/conflictlab fuzz --duration 5s --out $(REPORT_DIR)/fuzz
-	@$(MAKE) --no-print-directory test-js
 
 ## test-setup: what the suites need, side by side: Chromium installs, the Node peer and the JS
 ## driver compile their sqlite modules, while Go vets, builds (pure Go: the SQLite store must

@@ -45,7 +45,7 @@ const maxChecks = 300
 // BENCHMARKS.md reports.
 func TestMutantsAreCaught(t *testing.T) {
 	restoreFlags := properties.SetRapidFlags(map[string]string{"rapid.checks": strconv.Itoa(maxChecks), "rapid.nofailfile": "true",
-		"rapid.shrinktime": "5s"})
+		"rapid.shrinktime": "2s"})
 	defer restoreFlags()
 	for _, c := range mutantCases {
 		t.Run(string(c.mutant), func(t *testing.T) {
