@@ -52,7 +52,7 @@ type StepSpan struct {
 // Event is one request (or one write on the server's side) on the timeline.
 type Event struct {
 	// Seq orders events as the server applied them (the fake server's history), or as the
-	// client recorder saw them against a real server. Unique within a history.
+	// fault proxy in front of another server saw them. Unique within a history.
 	Seq int `json:"seq"`
 	// Start and End are when the request was sent and when its answer (or error) came,
 	// from History.Started; End == Start for an instant, such as a direct write.

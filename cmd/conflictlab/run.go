@@ -50,14 +50,21 @@ It prints one line per scenario and strategy, the details of each failure (the s
 expected, what happened, the requests around it, and the command that replays it), then a
 summary line: N passed, N failed, N skipped. The exit status is 0 only when nothing failed.
 
-With --server, the scenarios run against another server speaking the table protocol: the
-server actor writes through the table API as another client, and steps that need the fake
-server (fault, heal, clock) are skipped and reported with the reason. The server's tables
-must start empty, and the scenario's server settings (page size, dialect, clock) must match it.`,
+With --server URL (or --target FILE, docs/targets.md), the scenarios run against your server.
+A conflictlab server is reset with each run's settings and driven through its admin API. Any
+other server gets a fault proxy in front of it, so that HTTP faults still play, and is emptied
+by the target file's reset when it has one (else each run keeps to ids of its own). A run that
+needs what the target cannot do (a fault on the server's own clock, hard delete, a page size
+that caps $top, the other dialect) is skipped with the reason; a failure names the rule of the
+protocol the server broke.
+
+With --client, the devices are another sync client's, through its driver (docs/drivers.md):
+"js" for the JavaScript SDK (drivers/js), or a driver's command line.`,
 		Example: `  conflictlab run scenarios/catalog
   conflictlab run --strategy client-wins --labels 'conflict && !faults' scenarios/catalog
   conflictlab run --out reports/out scenarios/catalog       # results.json, report.md, report.html, junit.xml
-  conflictlab run --server http://127.0.0.1:8080 scenarios/catalog/blog-buy-eggs.yaml`,
+  conflictlab run --server http://127.0.0.1:8080 scenarios/catalog/blog-buy-eggs.yaml
+  conflictlab run --target my-backend.yaml --client js scenarios/catalog`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("name at least one scenario file or directory (e.g. scenarios/catalog)")
