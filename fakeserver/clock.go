@@ -1,6 +1,7 @@
 package fakeserver
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -33,7 +34,7 @@ type realClock struct {
 }
 
 func (c *realClock) read() time.Time {
-	return c.now().Add(c.offset).UTC().Truncate(time.Millisecond)
+	return clampTime(c.now().Add(c.offset)).UTC().Truncate(time.Millisecond)
 }
 
 func (c *realClock) Now() time.Time {
@@ -57,10 +58,11 @@ func (c *realClock) Stamp() time.Time {
 	return t
 }
 
+// Advance moves the clock by d; the offset from the wall clock stops at ±maxRealOffset.
 func (c *realClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.offset += d
+	c.offset = max(min(c.offset+clampDuration(d), maxRealOffset), -maxRealOffset)
 	if d < 0 {
 		// An explicit step back is the point of the call: drop the monotonic floor.
 		c.last = c.read()
@@ -117,16 +119,72 @@ func (c *SimulatedClock) Now() time.Time {
 
 // Stamp returns the current time and then moves the clock on by the step, so the first write
 // is stamped with the start time itself.
+//
+// At MaxTime the clock stops: later writes share that instant.
 func (c *SimulatedClock) Stamp() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.now
-	c.now = c.now.Add(c.step)
+	c.now = clampTime(c.now.Add(c.step))
 	return t
 }
 
+// Advance moves the clock by d, stopping at MinTime and MaxTime.
 func (c *SimulatedClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d).Truncate(time.Millisecond)
+	c.now = clampTime(c.now.Add(d)).Truncate(time.Millisecond)
 }
+
+// checkAdvance says why Advance(d) would leave the clock's range, or nil.
+func (c *SimulatedClock) checkAdvance(d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return checkRange(c.now, d)
+}
+
+func (c *realClock) checkAdvance(d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if off := c.offset + d; d > 0 && off < c.offset || d < 0 && off > c.offset || off > maxRealOffset || off < -maxRealOffset {
+		return fmt.Errorf("the real clock may be moved at most %d years from the system clock (it is %s off now)", maxRealOffset/(365*24*time.Hour), c.offset.Round(time.Second))
+	}
+	return checkRange(c.now().Add(c.offset), d)
+}
+
+// A boundedClock can say in advance that a move would take it out of its range.
+type boundedClock interface {
+	checkAdvance(d time.Duration) error
+}
+
+func checkRange(now time.Time, d time.Duration) error {
+	if t := now.Add(d); t.After(MaxTime) || t.Before(MinTime) || d > 0 && t.Before(now) || d < 0 && t.After(now) {
+		return fmt.Errorf("the clock would leave the years %d–%d it keeps to (every timestamp must be one a client can read)", MinTime.Year(), MaxTime.Year())
+	}
+	return nil
+}
+
+// maxRealOffset is how far the real clock can be moved from the system clock: a Duration
+// holds ±292 years, and a wider offset would wrap.
+const maxRealOffset = 200 * 365 * 24 * time.Hour
+
+func clampDuration(d time.Duration) time.Duration { return max(min(d, maxRealOffset), -maxRealOffset) }
+
+func clampTime(t time.Time) time.Time {
+	switch {
+	case t.After(MaxTime):
+		return MaxTime
+	case t.Before(MinTime):
+		return MinTime
+	}
+	return t
+}
+
+// The range of the server's clocks: the years encoding/json and the table protocol's time
+// format can write. Moving a clock beyond it is refused (the admin API) or stops at the edge
+// (Advance, a simulated clock's steps), so no write is ever stamped with a time no client can
+// read.
+var (
+	MinTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC)
+)

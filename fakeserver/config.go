@@ -2,8 +2,11 @@ package fakeserver
 
 import (
 	"fmt"
+	"io"
 	"log"
+	"math"
 	"strings"
+	"time"
 )
 
 // Dialect is the flavour of the wire protocol (docs/protocol.md).
@@ -71,16 +74,62 @@ type Config struct {
 	// Personality is whose behaviour to reproduce where real servers differ from
 	// PROTOCOL.md: "" for the protocol itself, PersonalityNode for the Node backend.
 	Personality Personality
+
+	// HistoryLimit is how many events the history keeps (default 100,000); older events are
+	// dropped, and counted (Server.HistoryStats). HistoryBytes caps the memory they take,
+	// roughly (default 64 MiB), and HistoryBodyBytes the write body one event keeps (default
+	// 16 KiB; a larger body is left out and its size noted). -1 lifts a limit.
+	HistoryLimit     int
+	HistoryBytes     int64
+	HistoryBodyBytes int
+	// HistoryWriter, when set, gets every event as a line of JSON (JSON Lines), in sequence
+	// order, through a buffer: Server.FlushHistory writes the buffer out and reports the first
+	// error. The in-memory history is kept as well, within its limits.
+	HistoryWriter io.Writer
+
+	// QueryWork, QueryStringBytes and QueryTimeout bound what evaluating one query's $filter
+	// and $orderby over the rows may cost: units of work (one per expression node evaluated,
+	// one per 64 bytes compared or built; default 20,000,000), the longest string the
+	// expressions may build (default 1 MiB) and the time (default 2 s). A query that goes
+	// over is a 400 that says which limit it met. -1 lifts a limit.
+	QueryWork        int64
+	QueryStringBytes int
+	QueryTimeout     time.Duration
+
+	// AdminToken, when set, must arrive with every admin API request, as
+	// "Authorization: Bearer <token>".
+	AdminToken string
+	// AdminOpen lets AdminHandler answer clients on other machines; without it, the admin
+	// API answers loopback clients only, wherever it is served.
+	AdminOpen bool
+	// AdminHosts are Host names the admin API accepts besides loopback names (localhost and
+	// its subdomains) and IP addresses: the names a browser may use to reach it. Any other Host
+	// is refused, which defeats DNS rebinding.
+	AdminHosts []string
 }
 
 // DefaultPageSize is the page size of a server whose Config names none.
 const DefaultPageSize = defaultPageSize
 
 const (
-	defaultPageSize = 50
-	defaultMaxTop   = 1000
-	defaultMaxBody  = 1 << 20
+	defaultPageSize     = 50
+	defaultMaxTop       = 1000
+	defaultMaxBody      = 1 << 20
+	defaultQueryWork    = 20_000_000
+	defaultQueryString  = 1 << 20
+	defaultQueryTimeout = 2 * time.Second
 )
+
+// limitOr reads a limit: 0 is the default, -1 no limit (the type's largest value).
+func limitOr[T int | int64 | time.Duration](v, def T) T {
+	switch v {
+	case 0:
+		return def
+	case -1:
+		return T(math.MaxInt)
+	}
+	return v
+}
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Dialect == "" {
@@ -100,6 +149,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PageSize < 0 || c.MaxTop < 0 || c.MaxBodyBytes < 0 {
 		return c, fmt.Errorf("fakeserver: PageSize, MaxTop and MaxBodyBytes must not be negative")
+	}
+	c.HistoryLimit = limitOr(c.HistoryLimit, defaultHistoryLimit)
+	c.HistoryBytes = limitOr(c.HistoryBytes, defaultHistoryBytes)
+	c.HistoryBodyBytes = limitOr(c.HistoryBodyBytes, defaultHistoryBody)
+	c.QueryWork = limitOr(c.QueryWork, defaultQueryWork)
+	c.QueryStringBytes = limitOr(c.QueryStringBytes, defaultQueryString)
+	c.QueryTimeout = limitOr(c.QueryTimeout, defaultQueryTimeout)
+	if c.HistoryLimit <= 0 || c.HistoryBytes <= 0 || c.HistoryBodyBytes < 0 || c.QueryWork <= 0 || c.QueryStringBytes <= 0 || c.QueryTimeout <= 0 {
+		return c, fmt.Errorf("fakeserver: the history and query limits must be positive, or -1 for no limit")
 	}
 	if c.Clock == nil {
 		c.Clock = RealClock()

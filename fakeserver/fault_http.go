@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -162,8 +161,8 @@ func hangUp(w http.ResponseWriter, reset bool) {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	if tc, ok := conn.(*net.TCPConn); ok && reset {
-		_ = tc.SetLinger(0)
+	if l, ok := conn.(interface{ SetLinger(int) error }); ok && reset {
+		_ = l.SetLinger(0) // a *net.TCPConn, or Listener's wrapper of one
 	}
 	_ = conn.Close()
 }
@@ -180,7 +179,7 @@ func (s *Server) drainBody(r *http.Request) {
 // back when a rule in force names an id or needs one.
 func (s *Server) classify(r *http.Request) target {
 	t := target{method: r.Method, client: clientID(r)}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/tables/")
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/tables/")
 	if !ok || rest == "" {
 		return t
 	}
@@ -188,7 +187,8 @@ func (s *Server) classify(r *http.Request) target {
 	if strings.Contains(id, "/") {
 		return t // not a table route: the router answers 404
 	}
-	t.table, t.id = name, id
+	// As the router does: segments are split as sent, then unescaped (an id may hold "/").
+	t.table, t.id = unescapeOr(name), unescapeOr(id)
 	switch {
 	case r.Method == http.MethodGet && hasID:
 		t.op = OpLookup
@@ -247,8 +247,15 @@ func (c *call) noAnswer(why string) {
 	}
 	c.x.ev.Error = "no answer: " + why + " (fault " + c.rule.ID + ")"
 	c.x.ev.Status = c.x.answered
-	c.srv.mu.Lock()
-	c.srv.appendLocked(&c.x.ev)
-	c.srv.mu.Unlock()
+	c.srv.appendEvent(&c.x.ev)
 	c.x.recorded = true
+}
+
+// unescapeOr is the path segment s unescaped, or s itself when it does not unescape (the
+// handler refuses it).
+func unescapeOr(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }

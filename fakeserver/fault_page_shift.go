@@ -53,6 +53,9 @@ func (ps *pageShift) prepare(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := s.queryLocked(c.target.table, &first)
+	if res.eval != nil {
+		res = s.evaluate(c.r.Context(), res) // under the lock: the rows must not move meanwhile
+	}
 	if res.err != nil || len(res.page.rows) == 0 {
 		return
 	}

@@ -237,7 +237,7 @@ faults:
 		Entry("an unknown op in a list", `{"action":"reset","match":{"op":["insert","upsert"]}}`, "match.op[1]", `unknown op "upsert"`),
 		Entry("a method that is a number", `{"action":"reset","match":{"method":[1]}}`, "match.method[0]", "want a string"),
 		Entry("a bad table name", `{"action":"reset","match":{"table":"todo item"}}`, "match.table", "invalid table name"),
-		Entry("a bad id", `{"action":"reset","match":{"id":"a/b"}}`, "match.id", "must not contain"),
+		Entry("a bad id", `{"action":"reset","match":{"id":"a?b"}}`, "match.id", "must not contain"),
 		Entry("a negative after", `{"action":"reset","match":{"after":-1}}`, "match.after", "must not be negative"),
 		Entry("a fractional times", `{"action":"reset","match":{"times":1.5}}`, "match.times", "whole number"),
 		Entry("times as a string", `{"action":"reset","match":{"times":"once"}}`, "match.times", "want a number"),

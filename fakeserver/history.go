@@ -22,6 +22,10 @@ const (
 const (
 	SourceHTTP   = "http"   // a client's request
 	SourceDirect = "direct" // a server-side write through the Go or admin API
+	// SourceDropped marks where events were dropped from a capped history: such a marker
+	// stands first in what History and HistorySince return, with Seq the last event dropped
+	// and Dropped how many of the events asked for are gone.
+	SourceDropped = "dropped"
 )
 
 // Event is one entry of the history: a request the server answered, or a direct write.
@@ -70,6 +74,12 @@ type Event struct {
 	// no answer, or a cut one. A request answered by a fault itself (status, reset,
 	// timeout, offline) has Status 0 when nothing at all was sent.
 	Faults []FaultHit `json:"faults,omitempty"`
+	// Truncated is set when the event keeps less than the request had: a string cut to 2 KiB
+	// (ending in "…"), or a body left out for its size (BodyBytes).
+	Truncated bool `json:"truncated,omitempty"`
+	BodyBytes int  `json:"bodyBytes,omitempty"`
+	// Dropped is, on a SourceDropped marker, how many events are missing.
+	Dropped uint64 `json:"dropped,omitempty"`
 }
 
 // WriteJSONLines writes events as JSON Lines: one object per line.
@@ -113,4 +123,16 @@ func bodyOf(b *body) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// HistoryStats says what the history holds: the last sequence number given out, how many
+// events are kept and how many were dropped (oldest first) to stay within the limits, since
+// the server started or was last reset.
+type HistoryStats struct {
+	LastSeq    uint64 `json:"lastSeq"`
+	Kept       int    `json:"kept"`
+	Dropped    uint64 `json:"dropped"`
+	Limit      int    `json:"limit"`
+	Bytes      int64  `json:"bytes"`
+	BytesLimit int64  `json:"bytesLimit"`
 }

@@ -289,6 +289,15 @@ var _ = Describe("The admin API", func() {
 		Expect(srv.Rows("todoitem")).To(HaveLen(1))
 		rec = httptest.NewRecorder()
 		srv.AdminHandler().ServeHTTP(rec, req)
-		Expect(rec.Code).To(Equal(http.StatusOK), "the admin handler alone is for its own address")
+		Expect(rec.Code).To(Equal(http.StatusForbidden), "on an address of its own too")
+		Expect(srv.Rows("todoitem")).To(HaveLen(1))
+
+		open := fakeserver.New(fakeserver.Config{AdminOpen: true, AdminHosts: []string{"example.com"}}) // httptest's Host
+		rec = httptest.NewRecorder()
+		open.AdminHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/_conflictlab/reset", nil))
+		Expect(rec.Code).To(Equal(http.StatusOK), "AdminOpen opens the admin handler to other machines")
+		rec = httptest.NewRecorder()
+		open.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/_conflictlab/reset", nil))
+		Expect(rec.Code).To(Equal(http.StatusForbidden), "but never the admin API under the table protocol's address")
 	})
 })

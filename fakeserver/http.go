@@ -19,21 +19,33 @@ import (
 
 // routes builds the table protocol: the table handlers, wrapped in the checks every request
 // meets. Each concern is one middleware, applied in this order from the outside in:
-// history and logging, panic containment, API version, auth, body limit.
+//
+//  1. history and logging (recordRequests): every request becomes an event, whatever happens
+//     to it further in;
+//  2. panic containment;
+//  3. the door (admit): a table request without ZUMO-API-VERSION (v2), or without the app key
+//     or auth token the server requires, is refused here, so it meets no fault: a client
+//     that is turned away cannot use up a fault rule's times, or get the fault's answer
+//     instead of its 401;
+//  4. faults (injectFaults);
+//  5. the router, the body limit, the handlers.
 func (s *Server) routes() http.Handler {
 	if s.up != nil {
 		return s.recordRequests(s.injectFaults(containPanics(http.HandlerFunc(s.forward))))
 	}
 	r := mux.NewRouter()
-	// Ids like ".." must reach the handler to be refused there, not be redirected.
+	// Ids like ".." must reach the handler to be refused there, not be redirected; and an id
+	// may hold a slash, sent as %2F: routes match the path as sent, and the handlers unescape
+	// the variables (pathVars).
 	r.SkipClean(true)
+	r.UseEncodedPath()
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
 	r.Handle("/", s.byMethod(route{http.MethodGet, s.handleInfo}))
 	t := r.PathPrefix("/tables/").Subrouter()
-	t.Use(s.requireAPIVersion, s.requireAuth, s.limitBody)
+	t.Use(s.limitBody)
 	if s.node() {
 		s.nodeRoutes(r, t)
-		return s.recordRequests(s.injectFaults(containPanics(r)))
+		return s.recordRequests(containPanics(s.admit(s.injectFaults(r))))
 	}
 	// One route per path, dispatching on the method itself: gorilla/mux forgets a method
 	// mismatch when a later route of a subrouter matches, and would answer 404 for a 405.
@@ -45,7 +57,39 @@ func (s *Server) routes() http.Handler {
 		route{http.MethodPatch, s.handleUpdate},
 		route{http.MethodDelete, s.handleDelete},
 		route{http.MethodPost, s.handleUndelete}))
-	return s.recordRequests(s.injectFaults(containPanics(r)))
+	return s.recordRequests(containPanics(s.admit(s.injectFaults(r))))
+}
+
+// admit refuses, before anything else happens to them, the table requests the server would
+// never serve: the API version check and the auth check.
+func (s *Server) admit(next http.Handler) http.Handler {
+	gated := s.requireAPIVersion(s.requireAuth(next))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/tables/") {
+			gated.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeVar is one of the route's variables, unescaped (left as sent if it does not unescape,
+// which net/http has already ruled out).
+func routeVar(r *http.Request, name string) string { return unescapeOr(mux.Vars(r)[name]) }
+
+// pathVars are the route's variables, unescaped: the router matches the path as sent, so that
+// an escaped slash stays inside its segment. An escape that does not decode is a 400.
+func pathVars(r *http.Request) (map[string]string, *Error) {
+	vars := mux.Vars(r)
+	out := make(map[string]string, len(vars))
+	for k, v := range vars {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, badRequest("malformed path: %v", err)
+		}
+		out[k] = u
+	}
+	return out, nil
 }
 
 // route is one method of a path.
@@ -141,10 +185,8 @@ func (s *Server) recordRequests(next http.Handler) http.Handler {
 				status = x.answered
 			}
 			if !x.recorded {
-				s.mu.Lock()
 				x.ev.Status = status
-				s.appendLocked(&x.ev)
-				s.mu.Unlock()
+				s.appendEvent(&x.ev)
 			}
 			if s.cfg.Logger != nil {
 				s.cfg.Logger.Print(logLine(&x.ev, status))
@@ -279,17 +321,39 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	}, "")
 }
 
-// apply runs one table operation under the lock and records its event.
+// apply runs one table operation under the lock and records its event. A query that has to
+// evaluate expressions over the rows takes its place in the history under the lock, with the
+// rows as they are then, and is evaluated after the lock is released.
 func (s *Server) apply(r *http.Request, run func(ev *Event) result) result {
 	x := exchangeOf(r)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.stampWith = x.stamp
 	res := run(&x.ev)
 	s.stampWith = nil
-	s.recordLocked(&x.ev, res)
+	if res.eval == nil {
+		s.recordLocked(&x.ev, res)
+		s.mu.Unlock()
+		x.recorded = true
+		return res
+	}
+	tk := s.hist.reserve(&x.ev, s.cfg.Clock.Now)
+	s.mu.Unlock()
 	x.recorded = true
+	res = s.evaluate(r.Context(), res)
+	fillEvent(&x.ev, res)
+	s.hist.complete(tk, func(ev *Event) { *ev = x.ev })
 	return res
+}
+
+// evaluate runs a query's evalPlan into its page.
+func (s *Server) evaluate(ctx context.Context, res result) result {
+	pl := res.eval
+	res.eval = nil
+	p, err := pl.run(ctx)
+	if err != nil {
+		return withErr(res, err)
+	}
+	return pageDone(res, p, pl.q, s.cfg.PageSize)
 }
 
 // request is what the handlers read off every table request before touching the tables.
@@ -303,7 +367,11 @@ type request struct {
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*request, bool) {
 	x := exchangeOf(r)
 	x.ev.Op = op
-	vars := mux.Vars(r)
+	vars, verr := pathVars(r)
+	if verr != nil {
+		s.writeError(w, r, verr)
+		return nil, false
+	}
 	req := &request{table: vars["table"], id: vars["id"]}
 	x.ev.Table, x.ev.ItemID = req.table, req.id
 	vals, err := url.ParseQuery(r.URL.RawQuery)
@@ -342,9 +410,24 @@ func (s *Server) readBody(r *http.Request) (map[string]any, *Error) {
 	case !utf8.Valid(raw):
 		return nil, badRequest("the body is not valid UTF-8")
 	}
-	obj, err := decodeObject(raw)
-	if err != nil {
+	return decodeBody(raw)
+}
+
+// decodeBody decodes a body of valid UTF-8 into the object a write needs: the fast flat
+// parser when it can, the token decoder for its messages when it cannot.
+func decodeBody(raw []byte) (map[string]any, *Error) {
+	obj, err := parseFlatObject(raw)
+	if err == nil {
+		return obj, nil
+	}
+	if err == errLoneSurrogate {
 		return nil, badRequest("%v", err)
+	}
+	if obj, err = decodeObject(raw); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if hasLoneSurrogate(raw) {
+		return nil, badRequest("%v", errLoneSurrogate)
 	}
 	return obj, nil
 }
@@ -432,18 +515,10 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := res.page
-	rows := make([]map[string]any, len(p.rows))
-	for i, rec := range p.rows {
-		rows[i] = rec.render(s.cfg.Dialect, req.q.sys, req.q.sel)
-	}
 	if p.next {
 		w.Header().Set("Link", "<"+nextPageURL(r, p)+">; rel=next")
 	}
-	var out any = rows
-	if req.q.inlineCount {
-		out = map[string]any{"results": rows, "count": p.count}
-	}
-	writeJSON(w, http.StatusOK, out, "")
+	writeRows(w, p.rows, s.cfg.Dialect, req.q.sys, req.q.sel, p.count, req.q.inlineCount)
 }
 
 // nextPageURL is the absolute URL of the page after p: the same query with $skip advanced
@@ -478,7 +553,7 @@ func (s *Server) handleInsert(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.apply(r, func(ev *Event) result { return s.insertLocked(ev, req.table, b) })
 	if res.err == nil && res.rec != nil {
-		w.Header().Set("Location", (&url.URL{Path: "/tables/" + res.table + "/" + res.rec.id}).EscapedPath())
+		w.Header().Set("Location", "/tables/"+url.PathEscape(res.table)+"/"+url.PathEscape(res.rec.id))
 	}
 	s.writeResult(w, r, req, res)
 }
@@ -537,7 +612,7 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *reques
 			sys[k] = true
 		}
 	}
-	writeJSON(w, res.status, res.rec.render(s.cfg.Dialect, sys, req.q.sel), res.rec.wireVersion())
+	writeRow(w, res.status, res.rec, s.cfg.Dialect, sys, req.q.sel)
 }
 
 // writeError answers with a JSON error body in the server's dialect and notes the message

@@ -54,7 +54,7 @@ func (s *Server) nodeRoutes(r, t *mux.Router) {
 func (s *Server) nodeMethods(byMethod map[string]http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := byMethod[r.Method]
-		name := mux.Vars(r)["table"]
+		name := routeVar(r, "table")
 		if !ok || !nodeIdentifier(name) || (s.fixed != nil && s.fixed[strings.ToLower(name)] == "") {
 			s.nodeCannot(w, r)
 			return
@@ -415,7 +415,7 @@ func (s *Server) nodeRowLocked(tableName string, r *record) map[string]any {
 func (s *Server) nodeInsert(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r)
 	x.ev.Op = OpInsert
-	name := mux.Vars(r)["table"]
+	name := routeVar(r, "table")
 	x.ev.Table = name
 	it, fail := s.nodeParseItem(r, "", false)
 	if fail != nil {
@@ -441,7 +441,7 @@ func (s *Server) nodeInsert(w http.ResponseWriter, r *http.Request) {
 func (s *Server) nodeUpdate(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r)
 	x.ev.Op = OpUpdate
-	name, id := mux.Vars(r)["table"], mux.Vars(r)["id"]
+	name, id := routeVar(r, "table"), routeVar(r, "id")
 	x.ev.Table, x.ev.ItemID = name, id
 	it, fail := s.nodeParseItem(r, id, true)
 	if fail != nil {
@@ -465,7 +465,7 @@ func (s *Server) nodeUpdate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) nodeDelete(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r)
 	x.ev.Op = OpDelete
-	name, id := mux.Vars(r)["table"], mux.Vars(r)["id"]
+	name, id := routeVar(r, "table"), routeVar(r, "id")
 	x.ev.Table, x.ev.ItemID = name, id
 	m := nodeIfMatch(r)
 	res := s.apply(r, func(ev *Event) result { return s.deleteLocked(ev, name, id, m) })
@@ -475,7 +475,7 @@ func (s *Server) nodeDelete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) nodeUndelete(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r)
 	x.ev.Op = OpUndelete
-	name, id := mux.Vars(r)["table"], mux.Vars(r)["id"]
+	name, id := routeVar(r, "table"), routeVar(r, "id")
 	x.ev.Table, x.ev.ItemID = name, id
 	_, _ = io.Copy(io.Discard, r.Body)
 	m := nodeIfMatch(r)
@@ -487,7 +487,7 @@ func (s *Server) nodeUndelete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) nodeLookup(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r)
 	x.ev.Op = OpLookup
-	name, id := mux.Vars(r)["table"], mux.Vars(r)["id"]
+	name, id := routeVar(r, "table"), routeVar(r, "id")
 	x.ev.Table, x.ev.ItemID = name, id
 	// The lookup's query is built afresh from the id: __includeDeleted never reaches it, and
 	// a deleted row is a 404.

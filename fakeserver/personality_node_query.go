@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
@@ -225,7 +223,7 @@ func nodeColumn(t *table, name string) string {
 func (s *Server) nodeQuery(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r)
 	x.ev.Op = OpQuery
-	name := mux.Vars(r)["table"]
+	name := routeVar(r, "table")
 	x.ev.Table = name
 	q, fail := s.nodeParseQuery(r.URL.RawQuery)
 	if fail != nil {

@@ -286,11 +286,7 @@ func rowDeleted(row map[string]any) bool {
 func (s *Server) upstreamWrite(ctx context.Context, rule *activeRule, table, id string, patch map[string]any) {
 	ev := Event{Source: SourceDirect, Client: "server", Op: OpUpdate, Table: table, ItemID: id, Time: time.Now(),
 		Faults: []FaultHit{{ID: rule.ID, Action: rule.Action}}}
-	defer func() {
-		s.mu.Lock()
-		s.appendLocked(&ev)
-		s.mu.Unlock()
-	}()
+	defer s.appendEvent(&ev)
 	itemURL := strings.TrimRight(s.up.base.String(), "/") + "/tables/" + url.PathEscape(table) + "/" + url.PathEscape(id)
 	cur, status, err := s.upstreamCall(ctx, http.MethodGet, itemURL+"?__includeDeleted=true", nil)
 	if err != nil {

@@ -1,16 +1,14 @@
 package fakeserver
 
 import (
-	"cmp"
-	"github.com/conflictlab/conflictlab/internal/mutants"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
@@ -214,9 +212,21 @@ func (s *Server) queryLocked(tableName string, q *query) result {
 	case ok:
 		pageByUpdatedAt(p, t.byUpdatedAt(), op, at, q, limit)
 	default:
-		s.pageByEval(p, t, q, limit)
+		// The general path evaluates expressions over rows, which can take long: it gets the
+		// rows as they are now and runs after the lock is released (see evalPlan).
+		res.eval = &evalPlan{rows: t.snapshot(), q: q, limit: limit, pageSize: s.cfg.PageSize,
+			match: compile(q.filter, t, s.cfg.Dialect), keys: compileKeys(q.orderBy, t, s.cfg.Dialect),
+			limits:  odata.Limits{Work: s.cfg.QueryWork, MaxString: s.cfg.QueryStringBytes},
+			timeout: s.cfg.QueryTimeout}
+		return res
 	}
-	cutByPageSize := q.top < 0 || q.top > s.cfg.PageSize
+	return pageDone(res, p, q, s.cfg.PageSize)
+}
+
+// pageDone completes a query's result with its page, and the next page's link when the page
+// size cut the page short.
+func pageDone(res result, p *page, q *query, pageSize int) result {
+	cutByPageSize := q.top < 0 || q.top > pageSize
 	if cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < p.count {
 		p.next, p.nextSkip = true, q.skip+len(p.rows)
 		if q.top >= 0 {
@@ -289,13 +299,13 @@ func isProperty(e odata.Expr, name string) bool {
 
 // pageByUpdatedAt answers the incremental pull updatedAtScan recognised from u.
 func pageByUpdatedAt(p *page, u *updatedIndex, op string, at time.Time, q *query, limit int) {
-	n := len(u.entries)
+	n, ms := len(u.entries), at.UnixMilli()
 	lo := 0 // the first matching entry; the rest match too
 	switch op {
 	case "ge":
-		lo = sort.Search(n, func(i int) bool { return u.entries[i].at.Compare(at) >= 0 })
+		lo = sort.Search(n, func(i int) bool { return u.entries[i].ms >= ms })
 	case "gt":
-		lo = sort.Search(n, func(i int) bool { return u.entries[i].at.Compare(at) > 0 })
+		lo = sort.Search(n, func(i int) bool { return u.entries[i].ms > ms })
 	}
 	if q.includeDeleted {
 		p.count = n - lo
@@ -311,169 +321,8 @@ func pageByUpdatedAt(p *page, u *updatedIndex, op string, at time.Time, q *query
 	// The first live entry with q.skip live entries between lo and it.
 	first := sort.Search(n, func(i int) bool { return u.liveBefore[i+1]-u.liveBefore[lo] > q.skip })
 	for i := first; i < n && len(p.rows) < limit; i++ {
-		if !u.entries[i].rec.deleted {
+		if !u.entries[i].deleted {
 			p.rows = append(p.rows, u.entries[i].rec)
 		}
 	}
-}
-
-// pageByEval is the general path: every row the query can see is evaluated against the filter,
-// and the matches are sorted by $orderby.
-func (s *Server) pageByEval(p *page, t *table, q *query, limit int) {
-	view := newEvalView(s.cfg.Dialect, q)
-	nkeys := len(q.orderBy)
-	var matched []*record
-	var keys []any // nkeys order keys per matched row
-	for _, sl := range t.index() {
-		r := sl.rec
-		if r.deleted && !q.includeDeleted {
-			continue
-		}
-		row := view.of(r)
-		if q.filter != nil && !odata.Match(q.filter, row) {
-			continue
-		}
-		matched = append(matched, r)
-		for _, o := range q.orderBy {
-			keys = append(keys, odata.Eval(o.Expr, row))
-		}
-	}
-	if nkeys > 0 {
-		// The rows arrive ordered by id, so a stable sort breaks ties by id: pages are stable.
-		order := make([]int, len(matched))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int {
-			ka, kb := keys[a*nkeys:(a+1)*nkeys], keys[b*nkeys:(b+1)*nkeys]
-			for n, o := range q.orderBy {
-				c := compareKeys(ka[n], kb[n])
-				if o.Desc {
-					c = -c
-				}
-				if c != 0 {
-					return c
-				}
-			}
-			return 0
-		})
-		sortedRows := make([]*record, len(matched))
-		for i, j := range order {
-			sortedRows[i] = matched[j]
-		}
-		matched = sortedRows
-	}
-	p.count = len(matched)
-	for i := q.skip; i < len(matched) && len(p.rows) < limit; i++ {
-		p.rows = append(p.rows, matched[i])
-	}
-}
-
-// compareKeys is odata.Compare over values odata.Eval returned, without its allocations for
-// the common case of two numbers: Eval's numbers are finite, and Compare orders two finite
-// numbers by value.
-func compareKeys(a, b any) int {
-	if x, ok := a.(float64); ok {
-		if y, ok := b.(float64); ok {
-			return cmp.Compare(x, y)
-		}
-	}
-	return odata.Compare(a, b)
-}
-
-// evalView gives the general path the rows its expressions evaluate against, in one map
-// reused from row to row.
-//
-// The row as a $filter or $orderby sees it has every column in the dialect's names: the user
-// columns, then id, version (encoded), createdAt and updatedAt (as instants) and deleted,
-// system columns winning over a user column of the same name. The map holds only those
-// columns whose name equals a name the expressions refer to under ASCII case folding: odata's
-// lookup (the exact name, else the smallest case-folded match) never reads any other, so
-// the expressions evaluate exactly as over the whole row.
-type evalView struct {
-	d    Dialect
-	refs []string // property names in $filter and $orderby
-	// dataRefs are the references that are not exactly a system column's name: those may
-	// look up a user column.
-	dataRefs []string
-	// Which system columns a reference may name.
-	id, version, createdAt, updatedAt, deleted bool
-
-	m map[string]any
-}
-
-func newEvalView(d Dialect, q *query) *evalView {
-	v := &evalView{d: d, m: map[string]any{}}
-	if q.filter != nil {
-		v.refs = append(v.refs, odata.Properties(q.filter)...)
-	}
-	for _, o := range q.orderBy {
-		v.refs = append(v.refs, odata.Properties(o.Expr)...)
-	}
-	system := map[string]bool{colID: true}
-	for _, c := range systemColumns {
-		system[wireName(d, c)] = true
-	}
-	for _, r := range v.refs {
-		if !system[r] {
-			v.dataRefs = append(v.dataRefs, r)
-		}
-	}
-	v.id = v.references(colID)
-	v.version = v.references(wireName(d, colVersion))
-	v.createdAt = v.references(wireName(d, colCreatedAt))
-	v.updatedAt = v.references(wireName(d, colUpdatedAt))
-	v.deleted = v.references(wireName(d, colDeleted))
-	return v
-}
-
-// references reports whether an expression may look up the column name.
-func (v *evalView) references(name string) bool {
-	for _, r := range v.refs {
-		if odata.EqualFold(r, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// of is r as the expressions see it, less the columns they cannot look up. The map is only
-// good until the next call.
-func (v *evalView) of(r *record) map[string]any {
-	m := v.m
-	clear(m)
-	// A reference that a user column spells exactly finds that column and looks no further,
-	// so it alone is needed; any other reference needs every column it matches ignoring case.
-	scan := false
-	for _, ref := range v.dataRefs {
-		if val, ok := r.data[ref]; ok {
-			m[ref] = val
-		} else {
-			scan = true
-		}
-	}
-	if scan {
-		for k, val := range r.data {
-			if v.references(k) {
-				m[k] = val
-			}
-		}
-	}
-	// The same values evalRow gives.
-	if v.id {
-		m[colID] = r.id
-	}
-	if v.version {
-		m[wireName(v.d, colVersion)] = r.wireVersion()
-	}
-	if v.createdAt {
-		m[wireName(v.d, colCreatedAt)] = r.createdAt
-	}
-	if v.updatedAt {
-		m[wireName(v.d, colUpdatedAt)] = r.updatedAt
-	}
-	if v.deleted {
-		m[wireName(v.d, colDeleted)] = r.deleted
-	}
-	return m
 }

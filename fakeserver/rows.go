@@ -15,9 +15,18 @@ import (
 // record is one row as the server keeps it. Records are never changed once stored: a write
 // stores a new record, so a pointer taken under the lock stays valid after it is released.
 type record struct {
-	id        string
-	data      map[string]any // user columns: nil, bool, string or json.Number
-	version   uint64
+	id      string
+	data    map[string]any // user columns: nil, bool, string or json.Number
+	version uint64
+	vtext   string // version encoded, when known
+	// json caches the row as a v2 response without $select shows it, once rendered: records
+	// never change, and the same row is often read many times. Nil for records made
+	// outside the store.
+	json *rowJSON
+	// cols holds the user columns by their table's ordinals (see table.columnsOf), numbers
+	// already read: what a $filter evaluated over many rows reads instead of the map. Nil for
+	// records made outside the store.
+	cols      []any
 	createdAt time.Time
 	updatedAt time.Time
 	deleted   bool
@@ -28,10 +37,14 @@ type record struct {
 	rowid uint64
 }
 
-// wireVersion is the row's version as clients see it.
+// wireVersion is the row's version as clients see it: the node personality's tag, else the
+// counter encoded (once, when the row was stored).
 func (r *record) wireVersion() string {
-	if r.tag != "" {
+	switch {
+	case r.tag != "":
 		return r.tag
+	case r.vtext != "":
+		return r.vtext
 	}
 	return EncodeVersion(r.version)
 }
@@ -246,8 +259,9 @@ func jsonType(v any) string {
 
 const maxIDLength = 255
 
-// checkID enforces docs/protocol.md's id rule: 1–255 characters, none of them control characters
-// or / ? # \, and not "." or "..": an id must travel intact in a URL path segment.
+// checkID enforces the id rule: 1–255 characters, none of them control characters or ? # \,
+// and not "." or "..": an id must travel intact in a URL path segment, escaped. A "/" is
+// allowed, as the Node and .NET servers allow it: sent as %2F it stays in its segment.
 func checkID(id string) *Error {
 	if id == "" {
 		return badRequest("id must not be empty")
@@ -265,7 +279,7 @@ func checkID(id string) *Error {
 		if unicode.IsControl(r) {
 			return badRequest("id must not contain control characters")
 		}
-		if strings.ContainsRune(`/?#\`, r) {
+		if strings.ContainsRune(`?#\`, r) {
 			return badRequest("id must not contain %q", r)
 		}
 	}

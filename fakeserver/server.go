@@ -23,13 +23,13 @@ type Server struct {
 	seed    int64
 	handler http.Handler
 	admin   http.Handler
+	hist    *history
 
 	mu      sync.Mutex
 	tables  map[string]*table // by lower-case name
 	fixed   map[string]string // lower-case → name, when the table list is fixed
 	hard    map[string]bool   // lower-case names of hard-delete tables
 	counter uint64            // the last version handed out
-	history []Event
 	rng     *rand.ChaCha8
 	faults  *Faults
 	// stampWith, set while a request or direct write that a clock fault hit is applied,
@@ -68,6 +68,7 @@ func NewServer(cfg Config) (*Server, error) {
 		s.up = newUpstream(u)
 		s.faults.refuse = proxyRefuses
 	}
+	s.hist = newHistory(cfg)
 	for _, t := range cfg.HardDeleteTables {
 		s.hard[strings.ToLower(t)] = true
 	}
@@ -92,11 +93,16 @@ func (s *Server) Seed() int64 { return s.seed }
 // Clock is the clock that stamps writes.
 func (s *Server) Clock() Clock { return s.cfg.Clock }
 
-// Start serves the server on a free port of 127.0.0.1. The caller closes it.
-func (s *Server) Start() *httptest.Server { return httptest.NewServer(s.Handler()) }
+// Start serves the server on a free port of 127.0.0.1, through Listener. The caller closes it.
+func (s *Server) Start() *httptest.Server {
+	ts := httptest.NewUnstartedServer(s.Handler())
+	ts.Listener = s.Listener(ts.Listener)
+	ts.Start()
+	return ts
+}
 
 // Handler serves the table protocol, and the admin API under /_conflictlab/ to loopback
-// clients only.
+// clients only (whatever Config.AdminOpen says).
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, adminPrefix) {
@@ -110,8 +116,14 @@ func (s *Server) Handler() http.Handler {
 // TableHandler serves the table protocol alone, for hosting the admin API elsewhere.
 func (s *Server) TableHandler() http.Handler { return s.handler }
 
-// AdminHandler serves the admin API alone (paths under /_conflictlab/), from any address.
-func (s *Server) AdminHandler() http.Handler { return s.admin }
+// AdminHandler serves the admin API alone (paths under /_conflictlab/), for hosting it on an
+// address of its own: to loopback clients only, unless Config.AdminOpen.
+func (s *Server) AdminHandler() http.Handler {
+	if s.cfg.AdminOpen {
+		return s.admin
+	}
+	return loopbackOnly(s.admin)
+}
 
 // Reset empties every table and the history, heals every fault, and restarts the version
 // counter, the fault ids and the random sources from the seed: the server is as new, except
@@ -129,7 +141,7 @@ func (s *Server) resetLocked() {
 		s.tables[lower].node = s.node()
 	}
 	s.counter = 0
-	s.history = nil
+	s.hist.reset()
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], uint64(s.seed))
 	s.rng = rand.NewChaCha8(seed)
@@ -186,27 +198,26 @@ func (s *Server) ResetWith(rs ResetSettings) error {
 	return nil
 }
 
-// History returns a copy of every event so far, in order.
-func (s *Server) History() []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Event(nil), s.history...)
-}
+// History returns a copy of every event kept, in order: HistorySince(0).
+func (s *Server) History() []Event { return s.hist.since(0) }
 
-// LastSeq is the sequence number of the newest event, 0 for an empty history.
-func (s *Server) LastSeq() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return uint64(len(s.history))
-}
+// LastSeq is the sequence number of the newest event, 0 for an empty history. Events are
+// numbered from 1 without gaps, dropped ones included.
+func (s *Server) LastSeq() uint64 { return s.hist.last() }
 
-// HistorySince returns the events with Seq greater than seq.
-func (s *Server) HistorySince(seq uint64) []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := sort.Search(len(s.history), func(i int) bool { return s.history[i].Seq > seq })
-	return append([]Event(nil), s.history[i:]...)
-}
+// HistorySince returns the events with Seq greater than seq. The history keeps the newest
+// Config.HistoryLimit events: when some of those asked for were dropped, the slice starts with
+// a marker event (Source SourceDropped) whose Dropped says how many are missing, so a gap is
+// never silent.
+func (s *Server) HistorySince(seq uint64) []Event { return s.hist.since(seq) }
+
+// HistoryStats says how many events the history keeps and how many it dropped.
+func (s *Server) HistoryStats() HistoryStats { return s.hist.stats() }
+
+// FlushHistory writes out what is buffered for Config.HistoryWriter and returns the first
+// error met writing or encoding an event (nil without a writer). After an error, events are
+// no longer written; the in-memory history goes on.
+func (s *Server) FlushHistory() error { return s.hist.flushOut() }
 
 // Tables lists the tables that exist, sorted.
 func (s *Server) Tables() []string {
@@ -375,6 +386,8 @@ type result struct {
 	id      string
 	rows    int
 	page    *page
+	// eval, when set, is a query still to be evaluated, outside the lock.
+	eval *evalPlan
 }
 
 // conditional notes on ev the versions a write is conditional on.
@@ -391,6 +404,12 @@ func failed(err *Error) result { return result{status: err.Status, err: err} }
 
 // recordLocked completes ev from res and appends it to the history.
 func (s *Server) recordLocked(ev *Event, res result) {
+	fillEvent(ev, res)
+	s.appendEvent(ev)
+}
+
+// fillEvent completes ev with the outcome res.
+func fillEvent(ev *Event, res result) {
 	ev.Status = res.status
 	ev.Applied = res.applied
 	if res.table != "" {
@@ -421,20 +440,11 @@ func (s *Server) recordLocked(ev *Event, res result) {
 			}
 		}
 	}
-	s.appendLocked(ev)
 }
 
-func (s *Server) appendLocked(ev *Event) {
-	ev.Seq = uint64(len(s.history)) + 1
-	if ev.Time.IsZero() {
-		ev.Time = s.cfg.Clock.Now()
-	}
-	ev.Ended = time.Now().UTC().Round(0) // no monotonic reading: the event survives a JSON round trip equal
-	if ev.Began.IsZero() {
-		ev.Began = ev.Ended
-	}
-	s.history = append(s.history, *ev)
-}
+// appendEvent records ev in the history. Writes call it under the lock, so that the history's
+// order is the order they were applied in.
+func (s *Server) appendEvent(ev *Event) { s.hist.append(ev, s.cfg.Clock.Now) }
 
 // table resolves a table name for reading: nil (and no error) for a table that may exist but
 // has not been written yet.
@@ -481,6 +491,9 @@ func (s *Server) store(ev *Event, t *table, next record) *record {
 	if t.node {
 		nodeStamp(t, &next)
 	}
+	next.vtext = EncodeVersion(s.counter) // wireVersion prefers a node tag
+	next.json = &rowJSON{}
+	next.cols = t.columnsOf(next.data)
 	if next.createdAt.IsZero() {
 		next.createdAt = now
 	}
@@ -524,8 +537,8 @@ func (s *Server) insertLocked(ev *Event, tableName string, b *body) result {
 		return withErr(res, err)
 	}
 	t, _ = s.tableForWrite(tableName)
-	rec := s.store(ev, t, record{id: id, data: data, tag: nodeInsertTag(t, b)})
 	t.learn(data)
+	rec := s.store(ev, t, record{id: id, data: data, tag: nodeInsertTag(t, b)})
 	res.table, res.status, res.rec, res.applied = t.name, http.StatusCreated, rec, true
 	return res
 }
@@ -593,8 +606,8 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 	for k, v := range data {
 		merged[k] = v
 	}
-	rec := s.store(ev, t, record{id: cur.id, data: merged, createdAt: cur.createdAt})
 	t.learn(data)
+	rec := s.store(ev, t, record{id: cur.id, data: merged, createdAt: cur.createdAt})
 	res.status, res.rec, res.applied = http.StatusOK, rec, true
 	return res
 }

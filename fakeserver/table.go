@@ -1,6 +1,9 @@
 package fakeserver
 
 import (
+	"cmp"
+	"encoding/json"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,6 +37,13 @@ type table struct {
 	// writes counts every stored and removed row: it tells whether byUpdated is current.
 	writes    uint64
 	byUpdated *updatedIndex
+	// snap is every row in id order as of snapWrites: what queries evaluated outside the
+	// lock read. It is never changed once made, only replaced.
+	snap       []*record
+	snapWrites uint64
+	// touched are the slots written since the updatedAt order was last brought up to date
+	// (kept only while there is such an order, and while they are fewer than the rows).
+	touched []*slot
 
 	// node marks a table of the node personality (personality_node.go): ids are
 	// case-sensitive, a value of another type than its column's is converted as SQLite
@@ -56,6 +66,8 @@ type slot struct {
 	id      string // the row's id as first written; a row keeps its id for life
 	rec     *record
 	removed bool // hard-deleted: the slot is no longer in rows
+	// indexed is the row the updatedAt order holds for this slot (nil: none).
+	indexed *record
 }
 
 // column is a user column as the table knows it: the spelling it was first written with and
@@ -64,6 +76,7 @@ type slot struct {
 type column struct {
 	name string
 	kind string
+	ord  int // the column's place in records' cols
 }
 
 func newTable(name string, hardDelete bool) *table {
@@ -112,13 +125,43 @@ func (t *table) learn(data map[string]any) {
 			continue // dynamic schema makes no column of a null
 		}
 		if !ok {
-			c = column{name: k}
+			c = column{name: k, ord: len(t.columns)}
 		}
 		if c.kind == "" {
 			c.kind = kindOf(v)
 		}
 		t.columns[lower] = c
 	}
+}
+
+// absent marks a column a row does not have, in its cols.
+type absentColumn struct{}
+
+var absent any = absentColumn{}
+
+// columnsOf lays data out by column ordinal, for expressions: numbers as float64 (null when
+// they are not finite, as expressions read them), absent columns marked. Every column of data
+// has been learnt.
+func (t *table) columnsOf(data map[string]any) []any {
+	cols := make([]any, len(t.columns))
+	for i := range cols {
+		cols[i] = absent
+	}
+	for k, v := range data {
+		c, ok := t.columns[strings.ToLower(k)]
+		if !ok || c.name != k {
+			return nil // not laid out as the table knows it: expressions read the map
+		}
+		if n, ok := v.(json.Number); ok {
+			if f, err := n.Float64(); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				v = f
+			} else {
+				v = nil
+			}
+		}
+		cols[c.ord] = v
+	}
+	return cols
 }
 
 // put makes rec the row with rec.id: a new slot for a new id, else the id's slot now holds it.
@@ -151,6 +194,20 @@ func (t *table) put(rec *record) {
 	if !rec.deleted {
 		t.live++
 	}
+	t.touch(sl)
+}
+
+// touch notes that sl was written, for the updatedAt order. When more slots were touched than
+// the table has rows, rebuilding the order from scratch is no dearer: it is dropped instead.
+func (t *table) touch(sl *slot) {
+	if t.byUpdated == nil {
+		return
+	}
+	if len(t.touched) > len(t.rows) {
+		t.byUpdated, t.touched = nil, nil
+		return
+	}
+	t.touched = append(t.touched, sl)
 }
 
 // remove takes the row with id out of the table for good: a hard delete.
@@ -168,6 +225,7 @@ func (t *table) remove(id string) {
 	if !sl.rec.deleted {
 		t.live--
 	}
+	t.touch(sl)
 }
 
 // index returns every row's slot ordered by id, tombstones included, merging in the ids added
@@ -235,6 +293,24 @@ func dropRemoved(slots []*slot) []*slot {
 	return slots[:w]
 }
 
+// snapshot returns the rows ordered by id, tombstones included, in a slice that no later write
+// changes: it may be read after the lock is released. Between writes, queries share one.
+func (t *table) snapshot() []*record {
+	if t == nil {
+		return nil
+	}
+	if t.snap != nil && t.snapWrites == t.writes {
+		return t.snap
+	}
+	idx := t.index()
+	snap := make([]*record, len(idx))
+	for i, sl := range idx {
+		snap[i] = sl.rec
+	}
+	t.snap, t.snapWrites = snap, t.writes
+	return snap
+}
+
 // sorted returns the rows ordered by id, tombstones included.
 func (t *table) sorted() []*record {
 	idx := t.index()
@@ -247,59 +323,136 @@ func (t *table) sorted() []*record {
 
 // updatedIndex is a table's rows ordered by updatedAt as a $filter sees it (UTC, truncated to
 // the millisecond), ties by id: the order of the SDKs' incremental pull. Every write changes
-// an updatedAt, so it is rebuilt on the first such query after a write, from the id order.
+// an updatedAt, so the first such query after writes brings it up to date: the entries of the
+// rows written since (the table's touched slots) are found by binary search and dropped, and
+// new ones merged in, which costs a pass over the index rather than a sort of the table.
 type updatedIndex struct {
-	writes  uint64 // the table's writes when it was built
+	writes  uint64 // the table's writes when it was brought up to date
 	entries []updatedEntry
 	// liveBefore[i] is how many of entries[:i] are not tombstones.
 	liveBefore []int
 }
 
+// updatedEntry is one row in the order. It copies what ordering and counting need (the
+// millisecond, the deletion) so that passes over the index do not chase pointers.
 type updatedEntry struct {
-	at  time.Time
-	rec *record
+	ms      int64 // updatedAt in Unix milliseconds
+	rec     *record
+	sl      *slot
+	deleted bool
 }
 
-// updatedAtKey is updatedAt as odata sees it in a row: truncated to the millisecond.
-func updatedAtKey(r *record) time.Time { return r.updatedAt.Truncate(time.Millisecond) }
+func entryOf(sl *slot) updatedEntry {
+	return updatedEntry{ms: updatedAtMs(sl.rec), rec: sl.rec, sl: sl, deleted: sl.rec.deleted}
+}
 
-// byUpdatedAt returns the table's rows ordered by updatedAt, building the order if a write has
-// come since it was last built. Like index, read it under the lock.
+// updatedAtMs is updatedAt as odata sees it in a row: truncated to the millisecond.
+func updatedAtMs(r *record) int64 { return r.updatedAt.Truncate(time.Millisecond).UnixMilli() }
+
+func compareUpdated(a, b updatedEntry) int {
+	if c := cmp.Compare(a.ms, b.ms); c != 0 {
+		return c
+	}
+	return strings.Compare(a.rec.id, b.rec.id)
+}
+
+// byUpdatedAt returns the table's rows ordered by updatedAt, bringing the order up to date if
+// a write has come since. Like index, read it under the lock.
 func (t *table) byUpdatedAt() *updatedIndex {
 	if t == nil {
 		return &updatedIndex{liveBefore: []int{0}}
 	}
-	if u := t.byUpdated; u != nil && u.writes == t.writes {
+	u := t.byUpdated
+	if u != nil && u.writes == t.writes {
 		return u
 	}
-	idx := t.index()
-	u := t.byUpdated
 	if u == nil {
 		u = &updatedIndex{}
-	}
-	u.writes = t.writes
-	u.entries = slices.Grow(u.entries[:0], len(idx))
-	for _, sl := range idx {
-		u.entries = append(u.entries, updatedEntry{at: updatedAtKey(sl.rec), rec: sl.rec})
-	}
-	clear(u.entries[len(u.entries):cap(u.entries)])
-	slices.SortFunc(u.entries, func(a, b updatedEntry) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
+		for _, sl := range t.index() {
+			u.entries = append(u.entries, entryOf(sl))
+			sl.indexed = sl.rec
 		}
-		return strings.Compare(a.rec.id, b.rec.id)
-	})
+		slices.SortFunc(u.entries, compareUpdated)
+	} else {
+		u.entries = u.update(t.touched)
+	}
+	clear(t.touched)
+	t.touched = t.touched[:0]
+	u.writes = t.writes
 	u.liveBefore = slices.Grow(u.liveBefore[:0], len(u.entries)+1)
 	live := 0
 	u.liveBefore = append(u.liveBefore, 0)
-	for _, e := range u.entries {
-		if !e.rec.deleted {
+	for i := range u.entries {
+		if !u.entries[i].deleted {
 			live++
 		}
 		u.liveBefore = append(u.liveBefore, live)
 	}
 	t.byUpdated = u
 	return u
+}
+
+// update moves the touched slots' entries to where their rows now sort.
+func (u *updatedIndex) update(touched []*slot) []updatedEntry {
+	var gone []int // positions of entries no longer current
+	var fresh []updatedEntry
+	for _, sl := range touched {
+		if sl.indexed == nil || sl.indexed == sl.rec && !sl.removed {
+			continue // not in the index yet, or a slot touched twice and done
+		}
+		if i, ok := u.find(sl); ok {
+			gone = append(gone, i)
+		}
+		sl.indexed = nil
+		if !sl.removed {
+			sl.indexed = sl.rec
+			fresh = append(fresh, entryOf(sl))
+		}
+	}
+	for _, sl := range touched { // slots new since the index was made
+		if sl.indexed == nil && !sl.removed {
+			sl.indexed = sl.rec
+			fresh = append(fresh, entryOf(sl))
+		}
+	}
+	slices.Sort(gone)
+	kept := u.entries[:0]
+	g := 0
+	for i := range u.entries {
+		if g < len(gone) && gone[g] == i {
+			g++
+			continue
+		}
+		kept = append(kept, u.entries[i])
+	}
+	clear(u.entries[len(kept):])
+	slices.SortFunc(fresh, compareUpdated)
+	// Merge from the back, in place: only the entries after the first fresh one move.
+	n := len(kept)
+	entries := append(kept, fresh...)
+	i, j := n-1, len(fresh)-1
+	for w := len(entries) - 1; j >= 0; w-- {
+		if i >= 0 && compareUpdated(entries[i], fresh[j]) > 0 {
+			entries[w] = entries[i]
+			i--
+		} else {
+			entries[w] = fresh[j]
+			j--
+		}
+	}
+	return entries
+}
+
+// find is the position of sl's entry, which holds sl.indexed.
+func (u *updatedIndex) find(sl *slot) (int, bool) {
+	key := updatedEntry{ms: updatedAtMs(sl.indexed), rec: sl.indexed}
+	i, _ := slices.BinarySearchFunc(u.entries, key, compareUpdated)
+	for ; i < len(u.entries) && compareUpdated(u.entries[i], key) == 0; i++ {
+		if u.entries[i].sl == sl {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func quote(s string) string { return "'" + s + "'" }

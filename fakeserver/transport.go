@@ -1,6 +1,7 @@
 package fakeserver
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -22,7 +23,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (res *http.Response, err err
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
-	in := req.Clone(req.Context())
+	in := req.Clone(context.WithValue(req.Context(), inMemoryKey{}, true))
 	in.RemoteAddr = "127.0.0.1:0"
 	in.RequestURI = req.URL.RequestURI()
 	in.Host = req.URL.Host
@@ -57,3 +58,12 @@ func (t *memTransport) RoundTrip(req *http.Request) (res *http.Response, err err
 }
 
 var errConnectionClosed = errors.New("the server closed the connection without an answer")
+
+// inMemoryKey marks a request served by Transport: no network, so no browser and no DNS
+// rebinding, whatever its Host says.
+type inMemoryKey struct{}
+
+func inMemory(r *http.Request) bool {
+	v, _ := r.Context().Value(inMemoryKey{}).(bool)
+	return v
+}

@@ -169,7 +169,54 @@ var _ = Describe("conflictlab serve", func() {
 		Entry("negative step", "--clock-step", "--sim-clock", "--clock-step", "-1ms"),
 		Entry("address", "cannot listen", "--addr", "127.0.0.1:notaport"),
 		Entry("arguments", "unknown command", "extra"),
+		Entry("history limit", "--history-limit must be positive", "--history-limit", "0"),
+		Entry("query timeout", "--query-timeout must be positive", "--query-timeout", "0s"),
+		Entry("an admin address open to everyone", "is not a loopback address", "--admin-addr", "0.0.0.0:0"),
+		Entry("an admin address with an empty host", "every interface", "--admin-addr", ":0"),
+		Entry("--admin-open without a token", "give it an --admin-token", "--admin-open", "--admin-addr", "0.0.0.0:0"),
+		Entry("--admin-open without an address", "give one", "--admin-open", "--admin-token", "t"),
 	)
+
+	It("streams the history to --history while it serves, and keeps the newest --history-limit in memory", func() {
+		history := filepath.Join(GinkgoT().TempDir(), "history.jsonl")
+		base, stdout, _, done, stop := serve("--history", history, "--history-limit", "2")
+		Expect(stdout.String()).To(ContainSubstring("streaming the history to " + history))
+		for _, id := range []string{"a", "b", "c"} {
+			status, _ := get(base+"/tables/todoitem/"+id, "ZUMO-API-VERSION", "2.0.0")
+			Expect(status).To(Equal(http.StatusNotFound))
+		}
+		read := func() []fakeserver.Event {
+			raw, err := os.ReadFile(history)
+			Expect(err).NotTo(HaveOccurred())
+			events, err := fakeserver.ReadJSONLines(bytes.NewReader(raw))
+			Expect(err).NotTo(HaveOccurred())
+			return events
+		}
+		Eventually(read, 5*time.Second).Should(HaveLen(3), "written while the server runs")
+		_, info := get(base + "/_conflictlab/info")
+		Expect(info).To(ContainSubstring(`"dropped":1`))
+		stop()
+		Eventually(done).Should(Receive(BeNil()))
+		Expect(stdout.String()).To(ContainSubstring("(3 events; the in-memory history dropped 1)"))
+		Expect(read()).To(HaveLen(3))
+	})
+
+	It("serves an opened admin API with its token only", func() {
+		_, stdout, _, _, _ := serve("--admin-addr", "127.0.0.1:0", "--admin-open", "--admin-token", "s3cret")
+		admin := regexp.MustCompile(`admin API at (http://\S+)/_conflictlab/`).FindStringSubmatch(stdout.String())
+		Expect(admin).To(HaveLen(2))
+		status, _ := get(admin[1] + "/_conflictlab/faults")
+		Expect(status).To(Equal(http.StatusUnauthorized))
+		status, _ = get(admin[1]+"/_conflictlab/faults", "Authorization", "Bearer s3cret")
+		Expect(status).To(Equal(http.StatusOK))
+	})
+
+	It("answers what net/http refuses by itself in JSON", func() {
+		base, _, _, _, _ := serve()
+		status, body := get(base+"/tables/todoitem", "ZUMO-API-VERSION", "2.0.0", "Expect", "the-unexpected")
+		Expect(status).To(Equal(http.StatusExpectationFailed))
+		Expect(body).To(HavePrefix(`{"error":"net/http refused the request: unsupported Expect header`))
+	})
 
 	It("puts the rules of --faults in force, lists them, and shows them firing in the history", func() {
 		file := filepath.Join(GinkgoT().TempDir(), "faults.yaml")

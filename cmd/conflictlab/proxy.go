@@ -50,7 +50,7 @@ API as another client. conflictlab run --server and fuzz --server start one by t
 	f.StringVar(&o.authToken, "auth-token", "", "X-ZUMO-AUTH to send with the proxy's own requests")
 	f.StringVar(&o.appKey, "app-key", "", "X-ZUMO-APPLICATION to send with the proxy's own requests")
 	f.StringVar(&o.faultsFile, "faults", "", "put the fault rules of this YAML file in force at start")
-	f.StringVar(&o.historyFile, "history", "", "on exit, write the history to this file as JSON Lines")
+	f.StringVar(&o.historyFile, "history", "", "stream every event to this file as JSON Lines while proxying")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log one line per request to stderr")
 	return cmd
 }
@@ -67,6 +67,14 @@ func runProxy(ctx context.Context, o *proxyOptions, stdout, stderr io.Writer) er
 	if o.verbose {
 		cfg.Logger = log.New(stderr, "", log.Ltime|log.Lmicroseconds)
 	}
+	h := hosting{addr: o.addr, adminAddr: o.adminAddr, historyFile: o.historyFile}
+	if err := h.check(); err != nil {
+		return err
+	}
+	if cfg.HistoryWriter, err = h.openHistory(); err != nil {
+		return err
+	}
+	defer h.closeHistory()
 	srv, err := fakeserver.NewServer(cfg)
 	if err != nil {
 		return usageError{err}
@@ -81,7 +89,7 @@ func runProxy(ctx context.Context, o *proxyOptions, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "  %s: %s\n", r.ID, describeRule(r))
 		}
 	}
-	return host(ctx, srv, hosting{addr: o.addr, adminAddr: o.adminAddr, historyFile: o.historyFile}, stdout,
+	return host(ctx, srv, &h, stdout,
 		func(addr string) string {
 			return fmt.Sprintf("proxying http://%s to %s (seed %d)", addr, srv.Upstream(), srv.Seed())
 		})

@@ -19,7 +19,7 @@ conflicts between them.`,
 		Version:       version.String(),
 	}
 	root.SetVersionTemplate("conflictlab {{.Version}} (" + version.Get().Go + ")\n")
-	root.AddCommand(newServeCommand(), newRunCommand(), newFuzzCommand(), newReportCommand(), newDriverCommand(), newProxyCommand())
+	root.AddCommand(newServeCommand(), newRunCommand(), newFuzzCommand(), newReportCommand(), newDriverCommand(), newProxyCommand(), newFaultsCommand())
 	completeValues(root)
 	return root
 }

@@ -34,6 +34,14 @@ type serveOptions struct {
 	authToken        string
 	appKey           string
 	historyFile      string
+	historyLimit     int
+	historyBytes     int64
+	queryWork        int64
+	queryTimeout     time.Duration
+	queryString      int
+	adminOpen        bool
+	adminToken       string
+	adminHosts       []string
 	faultsFile       string
 	verbose          bool
 }
@@ -47,10 +55,18 @@ func newServeCommand() *cobra.Command {
 
 It speaks the Azure Mobile Apps table protocol (v2, the default: send ZUMO-API-VERSION: 2.0.0)
 or the Azure Mobile Services one (v1), keeps every row versioned, soft-deletes, pages, filters,
-and records every request in a history. The admin API lives under /_conflictlab/ (loopback
-clients only) unless --admin-addr gives it an address of its own:
+and records every request in a history: the newest --history-limit events in memory, and with
+--history FILE every event, streamed to FILE as JSON Lines while the server runs.
 
-  GET  /_conflictlab/history[?since=N]     the history, as JSON Lines
+The admin API lives under /_conflictlab/ (loopback clients only) unless --admin-addr gives
+it an address of its own, which must be a loopback address unless --admin-open (which needs
+--admin-token) opens it to other machines. It takes JSON (send Content-Type:
+application/json), and refuses requests from web pages (other origins) and Host names that
+are not loopback names or addresses (see --admin-host). docs/server.md has the details.
+
+  GET  /_conflictlab/history[?since=N]     the history, as JSON Lines (X-Conflictlab-History-Dropped
+                                           says how many events the cap dropped)
+  GET  /_conflictlab/info                  dialect, limits, seed, history counts
   POST /_conflictlab/reset                 empty every table and the history
   GET  /_conflictlab/tables/{t}            raw rows, tombstones included
   POST /_conflictlab/tables/{t}/{id}?op=   a direct write: write (upsert), insert, update,
@@ -71,7 +87,9 @@ Actions:
   conflictlab serve --faults faults.yaml --seed 7
 
   curl -H 'ZUMO-API-VERSION: 2.0.0' -d '{"id":"e1","text":"Buy eggs"}' \
-       -H 'Content-Type: application/json' http://127.0.0.1:8080/tables/todoitem`,
+       -H 'Content-Type: application/json' http://127.0.0.1:8080/tables/todoitem
+  curl -H 'Content-Type: application/json' -d '{"advanceMs":60000}' http://127.0.0.1:8080/_conflictlab/clock
+  conflictlab faults add --action status --param code=503 --op insert --times 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -95,7 +113,15 @@ Actions:
 	f.BoolVar(&o.deleteNoContent, "delete-204", false, "answer every DELETE with 204 No Content, as the .NET servers do")
 	f.StringVar(&o.authToken, "auth-token", "", "require this X-ZUMO-AUTH token on table requests")
 	f.StringVar(&o.appKey, "app-key", "", "require this X-ZUMO-APPLICATION key on table requests")
-	f.StringVar(&o.historyFile, "history", "", "on exit, write the history to this file as JSON Lines")
+	f.StringVar(&o.historyFile, "history", "", "stream every event to this file as JSON Lines while serving (the in-memory history stays capped)")
+	f.IntVar(&o.historyLimit, "history-limit", 100_000, "events the in-memory history keeps; older ones are dropped and counted (-1: no limit)")
+	f.Int64Var(&o.historyBytes, "history-bytes", 64<<20, "memory the in-memory history may take, roughly (-1: no limit)")
+	f.Int64Var(&o.queryWork, "query-work", 20_000_000, "units of work one query's $filter and $orderby may take over the rows (-1: no limit)")
+	f.DurationVar(&o.queryTimeout, "query-timeout", 2*time.Second, "time one query's $filter and $orderby may take over the rows")
+	f.IntVar(&o.queryString, "query-string-bytes", 1<<20, "longest string a $filter may build, in bytes (-1: no limit)")
+	f.BoolVar(&o.adminOpen, "admin-open", false, "let --admin-addr serve clients on other machines (needs --admin-token)")
+	f.StringVar(&o.adminToken, "admin-token", os.Getenv("CONFLICTLAB_ADMIN_TOKEN"), "require this bearer token on the admin API (default $CONFLICTLAB_ADMIN_TOKEN)")
+	f.StringSliceVar(&o.adminHosts, "admin-host", nil, "Host names the admin API answers to besides localhost and IP addresses")
 	f.StringVar(&o.faultsFile, "faults", "", "put the fault rules of this YAML file in force at start")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log one line per request to stderr")
 	return cmd
@@ -114,7 +140,25 @@ func (o *serveOptions) config(stderr io.Writer) (fakeserver.Config, error) {
 		Dialect: d, PageSize: o.pageSize, MaxTop: o.maxTop, MaxBodyBytes: o.maxBody, Seed: o.seed,
 		Tables: o.tables, HardDelete: o.hardDelete, HardDeleteTables: o.hardDeleteTables,
 		DeleteNoContent: o.deleteNoContent, AuthToken: o.authToken, AppKey: o.appKey,
-		Personality: pers,
+		Personality:  pers,
+		HistoryLimit: o.historyLimit, HistoryBytes: o.historyBytes,
+		QueryWork: o.queryWork, QueryTimeout: o.queryTimeout, QueryStringBytes: o.queryString,
+		AdminOpen: o.adminOpen, AdminToken: o.adminToken, AdminHosts: o.adminHosts,
+	}
+	for name, v := range map[string]int64{"--history-limit": int64(o.historyLimit), "--history-bytes": o.historyBytes,
+		"--query-work": o.queryWork, "--query-string-bytes": int64(o.queryString)} {
+		if v == 0 || v < -1 {
+			return cfg, fmt.Errorf("%s must be positive, or -1 for no limit", name)
+		}
+	}
+	if o.queryTimeout <= 0 {
+		return cfg, errors.New("--query-timeout must be positive")
+	}
+	if o.adminOpen && o.adminToken == "" {
+		return cfg, errors.New("--admin-open serves the admin API to other machines: give it an --admin-token (or $CONFLICTLAB_ADMIN_TOKEN)")
+	}
+	if o.adminOpen && o.adminAddr == "" {
+		return cfg, errors.New("--admin-open opens --admin-addr: give one (the admin API under --addr answers loopback clients only)")
 	}
 	if o.pageSize <= 0 || o.maxTop <= 0 || o.maxBody <= 0 {
 		return cfg, errors.New("--page-size, --max-top and --max-body must be positive")
@@ -140,6 +184,14 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	h := hosting{addr: o.addr, adminAddr: o.adminAddr, adminOpen: o.adminOpen, historyFile: o.historyFile}
+	if err := h.check(); err != nil {
+		return err
+	}
+	if cfg.HistoryWriter, err = h.openHistory(); err != nil {
+		return err
+	}
+	defer h.closeHistory()
 	srv, err := fakeserver.NewServer(cfg)
 	if err != nil {
 		return err
@@ -158,7 +210,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	if o.simClock {
 		clock = fmt.Sprintf("simulated clock from %s, step %s", o.clockStart, o.clockStep)
 	}
-	return host(ctx, srv, hosting{addr: o.addr, adminAddr: o.adminAddr, historyFile: o.historyFile}, stdout,
+	return host(ctx, srv, &h, stdout,
 		func(addr string) string {
 			return fmt.Sprintf("serving %s tables on http://%s (seed %d, %s)", cfg.Dialect, addr, srv.Seed(), clock)
 		})
@@ -167,12 +219,46 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 // hosting is where a server (or a proxy) listens and what it leaves behind.
 type hosting struct {
 	addr, adminAddr string
+	adminOpen       bool
 	historyFile     string
+	history         *os.File // the stream, while it is open
+}
+
+// check applies the loopback rule to the admin API's own address: anyone who can reach the
+// admin API can reset the server, write rows and add faults.
+func (h *hosting) check() error {
+	if h.adminAddr == "" || h.adminOpen {
+		return nil
+	}
+	if err := loopbackAddr(h.adminAddr); err != nil {
+		return usageError{fmt.Errorf("--admin-addr %s: %w; to serve the admin API to other machines, add --admin-open and --admin-token", h.adminAddr, err)}
+	}
+	return nil
+}
+
+// openHistory creates the --history file the server streams its events to (nil without one).
+func (h *hosting) openHistory() (io.Writer, error) {
+	if h.historyFile == "" {
+		return nil, nil
+	}
+	f, err := os.Create(h.historyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--history: %w", err)
+	}
+	h.history = f
+	return f, nil
+}
+
+// closeHistory closes the stream if host did not (an error before serving).
+func (h *hosting) closeHistory() {
+	if h.history != nil {
+		h.history.Close()
+	}
 }
 
 // host serves srv until ctx ends: the table protocol on h.addr, the admin API under it or on
 // its own address; banner says what is served at the address.
-func host(ctx context.Context, srv *fakeserver.Server, h hosting, stdout io.Writer, banner func(addr string) string) error {
+func host(ctx context.Context, srv *fakeserver.Server, h *hosting, stdout io.Writer, banner func(addr string) string) error {
 	handler := srv.Handler()
 	var servers []*http.Server
 	var listeners []net.Listener
@@ -181,8 +267,8 @@ func host(ctx context.Context, srv *fakeserver.Server, h hosting, stdout io.Writ
 		if err != nil {
 			return fmt.Errorf("cannot listen on %s: %w", addr, err)
 		}
-		listeners = append(listeners, ln)
-		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, srv.Listener(ln)) // net/http's own error answers in JSON too
+		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute})
 		return nil
 	}
 	if h.adminAddr != "" {
@@ -202,43 +288,94 @@ func host(ctx context.Context, srv *fakeserver.Server, h hosting, stdout io.Writ
 	fmt.Fprintf(stdout, "conflictlab: %s\n", banner(listeners[0].Addr().String()))
 	fmt.Fprintf(stdout, "conflictlab: admin API at %s\n", adminURL)
 
-	errs := make(chan error, len(servers))
+	if h.historyFile != "" {
+		fmt.Fprintf(stdout, "conflictlab: streaming the history to %s\n", h.historyFile)
+	}
+
+	errs := make(chan error, len(servers)+1)
 	for i, s := range servers {
 		go func() { errs <- s.Serve(listeners[i]) }()
 	}
+	// The stream is buffered: write it out every second, so a reader of the file is never
+	// far behind, and stop serving when it cannot be written.
+	flushStop := make(chan struct{})
+	if h.historyFile != "" {
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-flushStop:
+					return
+				case <-tick.C:
+					if err := srv.FlushHistory(); err != nil {
+						errs <- fmt.Errorf("--history %s: %w", h.historyFile, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	var serveErr error
 	select {
 	case <-ctx.Done():
 	case err := <-errs:
 		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+			serveErr = err
 		}
 	}
+	close(flushStop)
 	srv.Faults().Reset() // let go of requests a timeout holds, or Shutdown would wait for them
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range servers {
 		_ = s.Shutdown(shutdown)
 	}
-	if h.historyFile != "" {
-		if err := writeHistory(h.historyFile, srv.History()); err != nil {
-			return err
+	if serveErr != nil {
+		return serveErr
+	}
+	if h.history != nil {
+		err := srv.FlushHistory()
+		if cerr := h.history.Close(); err == nil {
+			err = cerr
 		}
-		fmt.Fprintf(stdout, "conflictlab: history written to %s\n", h.historyFile)
+		h.history = nil
+		if err != nil {
+			return fmt.Errorf("--history %s: %w", h.historyFile, err)
+		}
+		st := srv.HistoryStats()
+		fmt.Fprintf(stdout, "conflictlab: history written to %s (%d events; the in-memory history dropped %d)\n", h.historyFile, st.LastSeq, st.Dropped)
 	}
 	fmt.Fprintln(stdout, "conflictlab: stopped")
 	return nil
 }
 
-func writeHistory(path string, events []fakeserver.Event) error {
-	f, err := os.Create(path)
+// loopbackAddr checks that addr listens on this machine only: a loopback IP address, or a
+// name that resolves to loopback addresses only (localhost).
+func loopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--history: %w", err)
+		return err
 	}
-	if err := fakeserver.WriteJSONLines(f, events); err != nil {
-		f.Close()
-		return fmt.Errorf("--history: %w", err)
+	if ip := net.ParseIP(host); ip != nil {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("%s is not a loopback address", host)
+		}
+		return nil
 	}
-	return f.Close()
+	if host == "" {
+		return errors.New("an empty host listens on every interface")
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return err
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("%s resolves to %s, not a loopback address", host, ip)
+		}
+	}
+	return nil
 }
 
 // loadFaults reads a fault file and puts its rules in force; errors name the file, the line

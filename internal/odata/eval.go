@@ -27,18 +27,7 @@ func Eval(e Expr, row map[string]any) any {
 	case Property:
 		return lookup(row, x.Name)
 	case Unary:
-		v := Eval(x.X, row)
-		switch x.Op {
-		case "not":
-			if b, ok := v.(bool); ok {
-				return !b
-			}
-		case "-":
-			if f, ok := v.(float64); ok {
-				return -f
-			}
-		}
-		return nil
+		return unaryValue(x.Op, Eval(x.X, row))
 	case Binary:
 		return evalBinary(x, row)
 	case Call:
@@ -114,28 +103,49 @@ func evalBinary(x Binary, row map[string]any) any {
 		}
 		return nil
 	}
-	l, r := Eval(x.Left, row), Eval(x.Right, row)
-	switch x.Op {
+	return binaryValue(x.Op, Eval(x.Left, row), Eval(x.Right, row), isNullLiteral(x.Left), isNullLiteral(x.Right))
+}
+
+// unaryValue applies "not" or "-" to an evaluated operand.
+func unaryValue(op string, v any) any {
+	switch op {
+	case "not":
+		if b, ok := v.(bool); ok {
+			return !b
+		}
+	case "-":
+		if f, ok := v.(float64); ok {
+			return -f
+		}
+	}
+	return nil
+}
+
+// binaryValue applies a comparison or arithmetic operator (not and/or, which evaluate their
+// operands lazily) to evaluated operands; leftNull and rightNull say whether an operand is
+// the literal null, which turns eq and ne into null tests.
+func binaryValue(op string, l, r any, leftNull, rightNull bool) any {
+	switch op {
 	case "eq", "ne":
 		// Only a comparison with the literal null tests for null (SQL's IS NULL); any other
 		// comparison with a null side is unknown, as docs/protocol.md and SQL stores have it.
-		if isNullLiteral(x.Left) || isNullLiteral(x.Right) {
+		if leftNull || rightNull {
 			other := l
-			if isNullLiteral(x.Left) {
+			if leftNull {
 				other = r
 			}
-			return (other == nil) == (x.Op == "eq")
+			return (other == nil) == (op == "eq")
 		}
-		return compareOp(x.Op, l, r)
+		return compareOp(op, l, r)
 	case "gt", "ge", "lt", "le":
-		return compareOp(x.Op, l, r)
+		return compareOp(op, l, r)
 	case "add", "sub", "mul", "div", "mod":
 		a, ok1 := l.(float64)
 		b, ok2 := r.(float64)
 		if !ok1 || !ok2 {
 			return nil
 		}
-		return arith(x.Op, a, b)
+		return arith(op, a, b)
 	}
 	return nil
 }
@@ -245,18 +255,24 @@ func evalCall(c Call, row map[string]any) any {
 	if !ok || len(c.Args) < ar.min || len(c.Args) > ar.max {
 		return nil
 	}
-	args := make([]any, len(c.Args))
-	for i, a := range c.Args {
-		args[i] = Eval(a, row)
+	var buf [3]any
+	args := buf[:0]
+	for _, a := range c.Args {
+		args = append(args, Eval(a, row))
 	}
-	switch c.Name {
+	return callValue(c.Name, args)
+}
+
+// callValue applies the function name, whose arity has been checked, to evaluated arguments.
+func callValue(name string, args []any) any {
+	switch name {
 	case "startswith", "endswith", "substringof", "contains", "indexof", "concat":
 		s, ok1 := args[0].(string)
 		t, ok2 := args[1].(string)
 		if !ok1 || !ok2 {
 			return nil
 		}
-		switch c.Name {
+		switch name {
 		case "startswith":
 			return strings.HasPrefix(s, t)
 		case "endswith":
@@ -279,7 +295,7 @@ func evalCall(c Call, row map[string]any) any {
 		if !ok {
 			return nil
 		}
-		switch c.Name {
+		switch name {
 		case "tolower":
 			return strings.ToLower(s)
 		case "toupper":
@@ -296,7 +312,7 @@ func evalCall(c Call, row map[string]any) any {
 		if !ok {
 			return nil
 		}
-		switch c.Name {
+		switch name {
 		case "year":
 			return float64(t.Year())
 		case "month":
@@ -315,7 +331,7 @@ func evalCall(c Call, row map[string]any) any {
 		if !ok {
 			return nil
 		}
-		switch c.Name {
+		switch name {
 		case "round":
 			return math.Round(f)
 		case "floor":
