@@ -308,7 +308,7 @@ var _ = Describe("the scenario schema", func() {
 		Entry("a negative times", minimal+"  - fault: {action: reset, match: {times: -1}}\n"),
 		Entry("a probability above 1", minimal+"  - fault: {action: reset, match: {probability: 1.5}}\n"),
 		Entry("a bad table name in a match", minimal+"  - fault: {action: reset, match: {table: todo-item}}\n"),
-		Entry("an id with a slash in a match", minimal+"  - fault: {action: reset, match: {id: a/b}}\n"),
+		Entry("an id with a question mark in a match", minimal+"  - fault: {action: reset, match: {id: \"a?b\"}}\n"),
 		Entry("a fault id with a space", minimal+"  - fault: {id: my fault, action: reset}\n"),
 		Entry("a negative latency", minimal+"  - fault: {action: latency, params: {ms: -1}}\n"),
 		Entry("a latency over an hour", minimal+"  - fault: {action: latency, params: {ms: 3600001}}\n"),
