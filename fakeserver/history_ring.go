@@ -263,14 +263,32 @@ func (h *history) reset() {
 //
 // Every string is copied, short ones too: strings cut from a request (its path, a header)
 // share the memory of the whole request line or header, which a kept event would keep alive.
+// They are copied into one allocation, which they share.
 func (h *history) capFields(ev *Event) {
-	for _, f := range []*string{&ev.Path, &ev.Query, &ev.Client, &ev.Table, &ev.ItemID, &ev.Error} {
-		*f = h.capString(*f, ev)
+	var buf [12]*string
+	fields := append(buf[:0], &ev.Path, &ev.Query, &ev.Client, &ev.Table, &ev.ItemID, &ev.Error)
+	for i := range ev.Precondition {
+		fields = append(fields, &ev.Precondition[i])
+	}
+	size := 0
+	for _, f := range fields {
+		if len(*f) > historyFieldBytes {
+			*f = clipString(*f, historyFieldBytes) + "…"
+			ev.Truncated = true
+		}
+		size += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all, at := b.String(), 0
+	for _, f := range fields {
+		n := len(*f)
+		*f, at = all[at:at+n], at+n
 	}
 	ev.Method = methodName(ev.Method)
-	for i, p := range ev.Precondition {
-		ev.Precondition[i] = h.capString(p, ev)
-	}
 	if ev.Body != nil {
 		if n := bodySize(ev.Body); n > h.bodyBytes {
 			ev.Body, ev.BodyBytes, ev.Truncated = nil, n, true
@@ -278,15 +296,6 @@ func (h *history) capFields(ev *Event) {
 	}
 	ev.Time = encodableTime(ev.Time)
 	ev.UpdatedAt = encodableTime(ev.UpdatedAt)
-}
-
-// capString is s cut to historyFieldBytes, in memory of its own.
-func (h *history) capString(s string, ev *Event) string {
-	if len(s) > historyFieldBytes {
-		ev.Truncated = true
-		return clipString(s, historyFieldBytes) + "…"
-	}
-	return strings.Clone(s)
 }
 
 // methodName is the method without the request's memory: the usual ones are constants.
@@ -307,7 +316,7 @@ func clipString(s string, n int) string {
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return strings.Clone(s[:n]) // not a view that would keep all of s alive
+	return s[:n]
 }
 
 // bodySize is about what a body costs to keep or to encode.

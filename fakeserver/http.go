@@ -297,7 +297,9 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			s.writeError(w, r, tooLarge(s.cfg.MaxBodyBytes))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if r.Body != http.NoBody { // a GET has none: no reader to make
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -367,17 +369,15 @@ type request struct {
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*request, bool) {
 	x := exchangeOf(r)
 	x.ev.Op = op
-	vars, verr := pathVars(r)
-	if verr != nil {
-		s.writeError(w, r, verr)
-		return nil, false
-	}
-	req := &request{table: vars["table"], id: vars["id"]}
+	req := &request{table: routeVar(r, "table"), id: routeVar(r, "id")}
 	x.ev.Table, x.ev.ItemID = req.table, req.id
-	vals, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		s.writeError(w, r, badRequest("malformed query string: %v", err))
-		return nil, false
+	var vals url.Values // a lookup or a write usually has no query string: no map to make
+	if r.URL.RawQuery != "" {
+		var err error
+		if vals, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+			s.writeError(w, r, badRequest("malformed query string: %v", err))
+			return nil, false
+		}
 	}
 	q, qerr := parseQuery(s.cfg.Dialect, vals, s.cfg.MaxTop)
 	if qerr != nil {
@@ -398,7 +398,7 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*re
 // UTF-8 (encoding/json would quietly replace bad bytes, storing something nobody sent), with
 // no key given twice (encoding/json would quietly keep the last).
 func (s *Server) readBody(r *http.Request) (map[string]any, *Error) {
-	raw, err := io.ReadAll(r.Body)
+	raw, err := readAll(r)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -411,6 +411,22 @@ func (s *Server) readBody(r *http.Request) (map[string]any, *Error) {
 		return nil, badRequest("the body is not valid UTF-8")
 	}
 	return decodeBody(raw)
+}
+
+// readAll reads a body, in one allocation when its length is declared (MaxBytesReader still
+// bounds what is read).
+func readAll(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= 1<<20 {
+		raw := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, raw); err != nil {
+			if err == io.ErrUnexpectedEOF {
+				return nil, fmt.Errorf("the body is shorter than its Content-Length: %w", err)
+			}
+			return nil, err
+		}
+		return raw, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 // decodeBody decodes a body of valid UTF-8 into the object a write needs: the fast flat

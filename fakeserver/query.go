@@ -314,12 +314,13 @@ func pageByUpdatedAt(p *page, u *updatedIndex, op string, at time.Time, q *query
 		}
 		return
 	}
-	p.count = u.liveBefore[n] - u.liveBefore[lo]
+	liveBefore := u.live()
+	p.count = liveBefore[n] - liveBefore[lo]
 	if q.skip >= p.count || limit == 0 {
 		return
 	}
 	// The first live entry with q.skip live entries between lo and it.
-	first := sort.Search(n, func(i int) bool { return u.liveBefore[i+1]-u.liveBefore[lo] > q.skip })
+	first := sort.Search(n, func(i int) bool { return liveBefore[i+1]-liveBefore[lo] > q.skip })
 	for i := first; i < n && len(p.rows) < limit; i++ {
 		if !u.entries[i].deleted {
 			p.rows = append(p.rows, u.entries[i].rec)

@@ -37,10 +37,14 @@ type table struct {
 	// writes counts every stored and removed row: it tells whether byUpdated is current.
 	writes    uint64
 	byUpdated *updatedIndex
-	// snap is every row in id order as of snapWrites: what queries evaluated outside the
-	// lock read. It is never changed once made, only replaced.
-	snap       []*record
-	snapWrites uint64
+	// recs mirrors byID while recsOK: recs[i] is byID[i].rec. A write to a row whose place
+	// is known sets its entry, a new last id appends one; anything that moves places (ids
+	// added out of order, hard deletes) makes it be rebuilt. snapshot hands it out as it is,
+	// for queries evaluated after the lock is released; once it has (recsShared), the next
+	// write copies it first, so a snapshot never changes under its reader.
+	recs       []*record
+	recsOK     bool
+	recsShared bool
 	// touched are the slots written since the updatedAt order was last brought up to date
 	// (kept only while there is such an order, and while they are fewer than the rows).
 	touched []*slot
@@ -68,6 +72,8 @@ type slot struct {
 	removed bool // hard-deleted: the slot is no longer in rows
 	// indexed is the row the updatedAt order holds for this slot (nil: none).
 	indexed *record
+	// pos is the slot's place in byID and recs, while the table's recsOK.
+	pos int
 }
 
 // column is a user column as the table knows it: the spelling it was first written with and
@@ -184,11 +190,25 @@ func (t *table) put(rec *record) {
 		t.rows[key] = sl
 		if len(t.pending) == 0 && (len(t.byID) == 0 || t.byID[len(t.byID)-1].id < sl.id) {
 			t.byID = append(t.byID, sl)
+			if t.recsOK {
+				// Appending never changes what a snapshot (shorter) can see.
+				sl.pos = len(t.recs)
+				t.recs = append(t.recs, rec)
+			}
 		} else {
 			t.pending = append(t.pending, sl)
+			t.recsOK = false
 		}
-	} else if !sl.rec.deleted {
-		t.live--
+	} else {
+		if !sl.rec.deleted {
+			t.live--
+		}
+		if t.recsOK {
+			if t.recsShared {
+				t.recs, t.recsShared = slices.Clone(t.recs), false
+			}
+			t.recs[sl.pos] = rec
+		}
 	}
 	sl.rec = rec
 	if !rec.deleted {
@@ -221,6 +241,7 @@ func (t *table) remove(id string) {
 	delete(t.rows, key)
 	sl.removed = true
 	t.removed++
+	t.recsOK = false
 	t.liveOK = false
 	if !sl.rec.deleted {
 		t.live--
@@ -294,21 +315,23 @@ func dropRemoved(slots []*slot) []*slot {
 }
 
 // snapshot returns the rows ordered by id, tombstones included, in a slice that no later write
-// changes: it may be read after the lock is released. Between writes, queries share one.
+// changes: it may be read after the lock is released. Between writes, queries share one, and
+// a write copies it (a copy of pointers) rather than the next query rebuilding it (a walk
+// over every slot).
 func (t *table) snapshot() []*record {
 	if t == nil {
 		return nil
 	}
-	if t.snap != nil && t.snapWrites == t.writes {
-		return t.snap
-	}
 	idx := t.index()
-	snap := make([]*record, len(idx))
-	for i, sl := range idx {
-		snap[i] = sl.rec
+	if !t.recsOK {
+		recs := make([]*record, len(idx), len(idx)+len(idx)/8+8)
+		for i, sl := range idx {
+			recs[i], sl.pos = sl.rec, i
+		}
+		t.recs, t.recsOK = recs, true
 	}
-	t.snap, t.snapWrites = snap, t.writes
-	return snap
+	t.recsShared = true
+	return t.recs[:len(t.recs):len(t.recs)]
 }
 
 // sorted returns the rows ordered by id, tombstones included.
@@ -329,8 +352,11 @@ func (t *table) sorted() []*record {
 type updatedIndex struct {
 	writes  uint64 // the table's writes when it was brought up to date
 	entries []updatedEntry
-	// liveBefore[i] is how many of entries[:i] are not tombstones.
+	// liveBefore[i] is how many of entries[:i] are not tombstones, once a query without
+	// __includeDeleted has asked (liveOK): the SDKs' incremental pull includes tombstones and
+	// never needs it.
 	liveBefore []int
+	liveOK     bool
 }
 
 // updatedEntry is one row in the order. It copies what ordering and counting need (the
@@ -360,7 +386,7 @@ func compareUpdated(a, b updatedEntry) int {
 // a write has come since. Like index, read it under the lock.
 func (t *table) byUpdatedAt() *updatedIndex {
 	if t == nil {
-		return &updatedIndex{liveBefore: []int{0}}
+		return &updatedIndex{liveBefore: []int{0}, liveOK: true}
 	}
 	u := t.byUpdated
 	if u != nil && u.writes == t.writes {
@@ -378,18 +404,26 @@ func (t *table) byUpdatedAt() *updatedIndex {
 	}
 	clear(t.touched)
 	t.touched = t.touched[:0]
-	u.writes = t.writes
-	u.liveBefore = slices.Grow(u.liveBefore[:0], len(u.entries)+1)
-	live := 0
-	u.liveBefore = append(u.liveBefore, 0)
-	for i := range u.entries {
-		if !u.entries[i].deleted {
-			live++
-		}
-		u.liveBefore = append(u.liveBefore, live)
-	}
+	u.writes, u.liveOK = t.writes, false
 	t.byUpdated = u
 	return u
+}
+
+// live returns liveBefore, counting it if it is not current.
+func (u *updatedIndex) live() []int {
+	if !u.liveOK {
+		u.liveBefore = slices.Grow(u.liveBefore[:0], len(u.entries)+1)
+		live := 0
+		u.liveBefore = append(u.liveBefore, 0)
+		for i := range u.entries {
+			if !u.entries[i].deleted {
+				live++
+			}
+			u.liveBefore = append(u.liveBefore, live)
+		}
+		u.liveOK = true
+	}
+	return u.liveBefore
 }
 
 // update moves the touched slots' entries to where their rows now sort.
