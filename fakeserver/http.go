@@ -155,9 +155,12 @@ func exchangeOf(r *http.Request) *exchange {
 	return x
 }
 
+// Header names are written in their canonical form throughout: Header.Get canonicalises its
+// argument, which allocates for any other spelling, on every request.
+
 // clientID names the requesting client for the history: the SDKs send an installation id.
 func clientID(r *http.Request) string {
-	if id := r.Header.Get("X-ZUMO-INSTALLATION-ID"); id != "" {
+	if id := r.Header.Get("X-Zumo-Installation-Id"); id != "" {
 		return id
 	}
 	return r.UserAgent()
@@ -260,7 +263,7 @@ func containPanics(next http.Handler) http.Handler {
 func (s *Server) requireAPIVersion(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Dialect == V2 {
-			v := r.Header.Get("ZUMO-API-VERSION")
+			v := r.Header.Get("Zumo-Api-Version")
 			if v == "" {
 				for k, vals := range r.URL.Query() {
 					if strings.EqualFold(k, "ZUMO-API-VERSION") && len(vals) > 0 {
@@ -297,11 +300,11 @@ func supportedAPIVersion(v string) bool {
 // requireAuth checks the application key and the auth token the server was given.
 func (s *Server) requireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.AppKey != "" && r.Header.Get("X-ZUMO-APPLICATION") != s.cfg.AppKey {
+		if s.cfg.AppKey != "" && r.Header.Get("X-Zumo-Application") != s.cfg.AppKey {
 			s.writeError(w, r, errorf(http.StatusUnauthorized, "missing or wrong application key (X-ZUMO-APPLICATION)"))
 			return
 		}
-		if s.cfg.AuthToken != "" && r.Header.Get("X-ZUMO-AUTH") != s.cfg.AuthToken {
+		if s.cfg.AuthToken != "" && r.Header.Get("X-Zumo-Auth") != s.cfg.AuthToken {
 			s.writeError(w, r, errorf(http.StatusUnauthorized, "missing or wrong authentication token (X-ZUMO-AUTH)"))
 			return
 		}
@@ -383,6 +386,7 @@ type request struct {
 	id    string
 	q     *query
 	match *ifMatch
+	query query // q's storage: one allocation for both
 }
 
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*request, bool) {
@@ -398,12 +402,11 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, op Op) (*re
 			return nil, false
 		}
 	}
-	q, qerr := parseQuery(s.cfg.Dialect, vals, s.cfg.MaxTop)
-	if qerr != nil {
+	if qerr := parseQueryInto(&req.query, s.cfg.Dialect, vals, s.cfg.MaxTop); qerr != nil {
 		s.writeError(w, r, qerr)
 		return nil, false
 	}
-	req.q = q
+	req.q = &req.query
 	m, merr := parseIfMatch(r.Header.Values("If-Match"))
 	if merr != nil {
 		s.writeError(w, r, badRequest("%v", merr))

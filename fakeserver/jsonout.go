@@ -46,7 +46,15 @@ func writeRow(w http.ResponseWriter, status int, r *record, d Dialect, sys sysPr
 	bp := bufPool.Get().(*[]byte)
 	b := appendRow((*bp)[:0], r, d, sys, sel)
 	b = append(b, '\n')
-	writeRaw(w, status, b, r.wireVersion())
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	if r.json != nil && r.json.etag != nil && r.tag == "" {
+		h["Etag"] = r.json.etag // made once, with the record
+	} else {
+		h["Etag"] = []string{etag(r.wireVersion())}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 	putBuf(bp, b)
 }
 
@@ -75,8 +83,13 @@ func writeRows(w http.ResponseWriter, rows []*record, d Dialect, sys sysProps, s
 	putBuf(bp, b)
 }
 
-// rowJSON holds a record's encoded v2 rendering, set by the first request that renders it.
-type rowJSON struct{ v2 atomic.Pointer[[]byte] }
+// rowJSON holds what answers about a record repeat: its ETag header value, and its encoded
+// v2 rendering, set by the first request that renders it. The header value is shared by
+// every answer, which net/http only reads.
+type rowJSON struct {
+	etag []string
+	v2   atomic.Pointer[[]byte]
+}
 
 // appendRow appends the row as render gives it, encoded.
 func appendRow(b []byte, r *record, d Dialect, sys sysProps, sel map[string]bool) []byte {

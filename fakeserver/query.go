@@ -30,50 +30,59 @@ var knownOptions = map[string]bool{"$filter": true, "$orderby": true, "$top": tr
 
 // parseQuery reads the query string of a table request in dialect d.
 func parseQuery(d Dialect, vals url.Values, maxTop int) (*query, *Error) {
-	q := &query{top: -1}
+	q := &query{}
+	if err := parseQueryInto(q, d, vals, maxTop); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// parseQueryInto is parseQuery into storage of the caller's.
+func parseQueryInto(q *query, d Dialect, vals url.Values, maxTop int) *Error {
+	*q = query{top: -1}
 	for k, v := range vals {
 		if strings.HasPrefix(k, "$") && !knownOptions[k] {
-			return nil, badRequest("unsupported query option %s", k)
+			return badRequest("unsupported query option %s", k)
 		}
 		if (knownOptions[k] || k == "__includeDeleted" || k == "__systemproperties") && len(v) > 1 {
-			return nil, badRequest("query option %s is given %d times", k, len(v))
+			return badRequest("query option %s is given %d times", k, len(v))
 		}
 	}
 	if s, ok := one(vals, "$filter"); ok {
 		e, err := odata.ParseFilter(s)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return badRequest("%v", err)
 		}
 		q.filter = e
 	}
 	if s, ok := one(vals, "$orderby"); ok {
 		o, err := odata.ParseOrderBy(s)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return badRequest("%v", err)
 		}
 		q.orderBy = o
 	}
 	if s, ok := one(vals, "$top"); ok {
 		n, err := nonNegative("$top", s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n > maxTop {
-			return nil, badRequest("$top=%d is above this server's limit of %d", n, maxTop)
+			return badRequest("$top=%d is above this server's limit of %d", n, maxTop)
 		}
 		q.top = n
 	}
 	if s, ok := one(vals, "$skip"); ok {
 		n, err := nonNegative("$skip", s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		q.skip = n
 	}
 	if s, ok := one(vals, "$select"); ok {
 		sel, err := parseSelect(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		q.sel = sel
 	}
@@ -83,7 +92,7 @@ func parseQuery(d Dialect, vals url.Values, maxTop int) (*query, *Error) {
 			q.inlineCount = true
 		case "none":
 		default:
-			return nil, badRequest("$inlinecount must be allpages or none, got %q", s)
+			return badRequest("$inlinecount must be allpages or none, got %q", s)
 		}
 	}
 	if s, ok := one(vals, "__includeDeleted"); ok {
@@ -93,12 +102,12 @@ func parseQuery(d Dialect, vals url.Values, maxTop int) (*query, *Error) {
 		if s, ok := one(vals, "__systemproperties"); ok {
 			sys, err := parseSystemProperties(s)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			q.sys = sys
 		}
 	}
-	return q, nil
+	return nil
 }
 
 func one(vals url.Values, key string) (string, bool) {

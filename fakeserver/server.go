@@ -492,7 +492,7 @@ func (s *Server) store(ev *Event, t *table, next record) *record {
 		nodeStamp(t, &next)
 	}
 	next.vtext = EncodeVersion(s.counter) // wireVersion prefers a node tag
-	next.json = &rowJSON{}
+	next.json = &rowJSON{etag: []string{etag(next.vtext)}}
 	next.cols = t.columnsOf(next.data)
 	if next.createdAt.IsZero() {
 		next.createdAt = now
