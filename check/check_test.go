@@ -214,6 +214,8 @@ func TestServerIntegrity(t *testing.T) {
 	expect(t, "seen from outside, an undelete of a live row changes nothing", check.ServerIntegrity(unchanged), reports.Holds, "")
 	opaque := []fakeserver.Event{event(1, fakeserver.OpUpdate, "e1", "", "W/1", t0), event(2, fakeserver.OpUpdate, "e1", "", "W/2", t0)}
 	expect(t, "opaque versions cannot be ordered", check.ServerIntegrity(opaque), reports.Unknown, "opaque")
+	dropped := append([]fakeserver.Event{{Seq: 7, Source: fakeserver.SourceDropped, Dropped: 7}}, good...)
+	expect(t, "a history with dropped events cannot be judged whole", check.ServerIntegrity(dropped), reports.Unknown, "dropped 7 event(s)")
 }
 
 func TestTally(t *testing.T) {
