@@ -129,11 +129,20 @@ type body struct {
 	data       map[string]any
 }
 
+// lowerSystemNames are the system columns' names in each dialect, lower-cased once.
+var lowerSystemNames = map[Dialect]struct{ version, createdAt, updatedAt, deleted string }{
+	V1: {"__version", "__createdat", "__updatedat", "__deleted"},
+	V2: {"version", "createdat", "updatedat", "deleted"},
+}
+
 // splitBody checks a write's payload in dialect d: id a string, no server-owned columns,
 // scalar values only, no column named twice. It never changes item.
 func splitBody(d Dialect, item map[string]any) (*body, *Error) {
 	b := &body{data: make(map[string]any, len(item))}
-	seen := make(map[string]string, len(item))
+	names := lowerSystemNames[d]
+	type seenName struct{ lower, name string }
+	var seenBuf [8]seenName // the columns so far, by lower-case name: a body has few
+	seen := seenBuf[:0]
 	for k, v := range item {
 		lower := strings.ToLower(k)
 		switch lower {
@@ -150,7 +159,7 @@ func splitBody(d Dialect, item map[string]any) (*body, *Error) {
 			}
 			b.id, b.hasID = s, true
 			continue
-		case strings.ToLower(wireName(d, colVersion)):
+		case names.version:
 			if v == nil {
 				continue
 			}
@@ -160,8 +169,7 @@ func splitBody(d Dialect, item map[string]any) (*body, *Error) {
 				b.badVersion = badRequest("%s must be a string, got %s", k, jsonType(v))
 			}
 			continue
-		case strings.ToLower(wireName(d, colCreatedAt)), strings.ToLower(wireName(d, colUpdatedAt)),
-			strings.ToLower(wireName(d, colDeleted)):
+		case names.createdAt, names.updatedAt, names.deleted:
 			if v != nil {
 				return nil, badRequest("%s is set by the server and cannot be written", k)
 			}
@@ -176,10 +184,12 @@ func splitBody(d Dialect, item map[string]any) (*body, *Error) {
 		if err := checkColumnName(k); err != nil {
 			return nil, err
 		}
-		if prev, dup := seen[lower]; dup {
-			return nil, badRequest("property %q is given twice (as %q and %q); column names are case-insensitive", k, prev, k)
+		for _, prev := range seen {
+			if prev.lower == lower {
+				return nil, badRequest("property %q is given twice (as %q and %q); column names are case-insensitive", k, prev.name, k)
+			}
 		}
-		seen[lower] = k
+		seen = append(seen, seenName{lower, k})
 		nv, err := scalar(k, v)
 		if err != nil {
 			return nil, err

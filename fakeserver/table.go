@@ -102,7 +102,13 @@ func (t *table) get(id string) *record {
 
 // canonical checks data against the column types and returns it with each column under the
 // spelling the table already knows it by.
+//
+// data is the caller's own (splitBody made it): when nothing needs a new spelling or a
+// conversion, it is returned as it is.
 func (t *table) canonical(data map[string]any) (map[string]any, *Error) {
+	if t != nil && t.spelledAsKnown(data) {
+		return data, nil
+	}
 	out := make(map[string]any, len(data))
 	for k, v := range data {
 		name := k
@@ -120,6 +126,24 @@ func (t *table) canonical(data map[string]any) (map[string]any, *Error) {
 		out[name] = v
 	}
 	return out, nil
+}
+
+// spelledAsKnown reports whether every column of data is new or spelled as the table knows
+// it, with a value of its type: canonical would return data unchanged.
+func (t *table) spelledAsKnown(data map[string]any) bool {
+	for k, v := range data {
+		c, ok := t.columns[strings.ToLower(k)]
+		if !ok {
+			continue
+		}
+		if c.name != k {
+			return false
+		}
+		if kind := kindOf(v); kind != "" && c.kind != "" && kind != c.kind {
+			return false // a conversion (node) or a refusal: canonical says which
+		}
+	}
+	return true
 }
 
 // learn records the columns and types of data, which canonical has accepted.
