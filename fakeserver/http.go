@@ -363,9 +363,19 @@ func (s *Server) apply(r *http.Request, run func(ev *Event) result) result {
 	tk := s.hist.reserve(&x.ev, s.cfg.Clock.Now)
 	s.mu.Unlock()
 	x.recorded = true
+	completed := false
+	defer func() {
+		// Readers of the history wait for a reserved event: it must be completed even if
+		// the evaluation panics (a bug, which containPanics turns into a 500).
+		if !completed {
+			x.ev.Status, x.ev.Error = http.StatusInternalServerError, "the query's evaluation failed"
+			s.hist.complete(tk, func(ev *Event) { *ev = x.ev })
+		}
+	}()
 	res = s.evaluate(r.Context(), res)
 	fillEvent(&x.ev, res)
 	s.hist.complete(tk, func(ev *Event) { *ev = x.ev })
+	completed = true
 	return res
 }
 
