@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -33,6 +34,11 @@ func (s *Session) history() *reports.History {
 		h.Steps = append(h.Steps, reports.StepSpan{Index: sk.Step, What: sk.What, Skipped: sk.Reason})
 	}
 	for _, e := range s.r.events(0) {
+		if e.Source == fakeserver.SourceDropped {
+			h.Steps = append(h.Steps, reports.StepSpan{What: fmt.Sprintf("%d event(s) dropped from the server's capped history", e.Dropped),
+				Skipped: "the server's history is capped"})
+			continue
+		}
 		ev := reports.Event{Seq: int(e.Seq), Method: e.Method, Path: e.Path, Query: e.Query, Op: string(e.Op), Table: e.Table,
 			ItemID: e.ItemID, Status: e.Status, Error: e.Error, Rows: e.Rows, IfMatch: e.Precondition,
 			VersionBefore: e.VersionBefore, Version: e.VersionAfter, Applied: e.Applied, Actor: s.actor(e)}

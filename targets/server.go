@@ -200,6 +200,9 @@ func (w web) call(ctx context.Context, method, target string, header http.Header
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if tok := w.auth.adminToken(); tok != "" && strings.Contains(req.URL.Path, "/_conflictlab/") {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	if w.auth.Token != "" {
 		req.Header.Set("X-ZUMO-AUTH", w.auth.Token)
 	}
@@ -325,6 +328,9 @@ func (c *admin) Since(ctx context.Context, mark uint64) ([]fakeserver.Event, err
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/_conflictlab/history?since="+strconv.FormatUint(mark, 10), nil)
 	if err != nil {
 		return nil, err
+	}
+	if tok := c.auth.adminToken(); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {

@@ -66,6 +66,17 @@ type Target struct {
 type Auth struct {
 	Token  string `yaml:"token,omitempty" json:"-"`  // X-ZUMO-AUTH
 	AppKey string `yaml:"appKey,omitempty" json:"-"` // X-ZUMO-APPLICATION
+	// Admin is a conflictlab server's admin token (serve --admin-token), sent to its admin
+	// API as a bearer token; empty: $CONFLICTLAB_ADMIN_TOKEN.
+	Admin string `yaml:"admin,omitempty" json:"-"`
+}
+
+// adminToken is the admin token to send: the target's, else the environment's.
+func (a Auth) adminToken() string {
+	if a.Admin != "" {
+		return a.Admin
+	}
+	return os.Getenv("CONFLICTLAB_ADMIN_TOKEN")
 }
 
 // Reset is how to empty the server: a URL conflictlab POSTs to, or a command it runs.
@@ -246,6 +257,9 @@ func Probe(ctx context.Context, t *Target) error {
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
+		if tok := t.Auth.adminToken(); tok != "" && strings.HasPrefix(path, "/_conflictlab/") {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
 		if t.Auth.Token != "" {
 			req.Header.Set("X-ZUMO-AUTH", t.Auth.Token)
 		}
@@ -265,6 +279,9 @@ func Probe(ctx context.Context, t *Target) error {
 		return &Error{Target: t.URL, Msg: "cannot reach the server", Err: errors.Join(ErrUnreachable, err)}
 	}
 	var info Info
+	if status == http.StatusUnauthorized && strings.Contains(string(body), "admin token") {
+		return &Error{Target: t.URL, Msg: "a conflictlab server whose admin API wants a token: give it as auth.admin in a target file, or in $CONFLICTLAB_ADMIN_TOKEN"}
+	}
 	if status == http.StatusOK && json.Unmarshal(body, &info) == nil && info.Kind == KindConflictlab {
 		t.Kind = KindConflictlab
 		t.SimulatedClock = info.Simulated

@@ -222,7 +222,27 @@ var _ = Describe("certifying a server with run --server", func() {
 		Entry("a target file that is not there", "cannot read the target file", "--target", "/nonexistent/target.yaml"),
 	)
 
-	It("refuses a server that is not a table server", func() {
+	It("drives a conflictlab server whose admin API wants a token, given the token", func() {
+		base, _, _, _, _ := serve("--sim-clock", "--admin-token", "s3cret")
+		run := func() (string, error) {
+			var out bytes.Buffer
+			cmd := newRootCommand()
+			cmd.SetArgs([]string{"run", "--server", base, "../../scenarios/catalog/blog-buy-eggs.yaml"})
+			cmd.SetOut(&out)
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			return out.String(), err
+		}
+		GinkgoT().Setenv("CONFLICTLAB_ADMIN_TOKEN", "")
+		_, err := run()
+		Expect(err).To(MatchError(ContainSubstring("admin API wants a token")))
+		GinkgoT().Setenv("CONFLICTLAB_ADMIN_TOKEN", "s3cret")
+		out, err := run()
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("3 passed, 0 failed"))
+	})
+
+		It("refuses a server that is not a table server", func() {
 		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = w.Write([]byte("<html>hello</html>"))

@@ -19,6 +19,7 @@ type proxyOptions struct {
 	authToken, appKey         string
 	faultsFile, historyFile   string
 	verbose                   bool
+	keep                      keeping
 }
 
 func newProxyCommand() *cobra.Command {
@@ -52,6 +53,7 @@ API as another client. conflictlab run --server and fuzz --server start one by t
 	f.StringVar(&o.faultsFile, "faults", "", "put the fault rules of this YAML file in force at start")
 	f.StringVar(&o.historyFile, "history", "", "stream every event to this file as JSON Lines while proxying")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log one line per request to stderr")
+	o.keep.flags(f)
 	return cmd
 }
 
@@ -67,7 +69,10 @@ func runProxy(ctx context.Context, o *proxyOptions, stdout, stderr io.Writer) er
 	if o.verbose {
 		cfg.Logger = log.New(stderr, "", log.Ltime|log.Lmicroseconds)
 	}
-	h := hosting{addr: o.addr, adminAddr: o.adminAddr, historyFile: o.historyFile}
+	if err := o.keep.apply(&cfg, o.adminAddr); err != nil {
+		return usageError{err}
+	}
+	h := hosting{addr: o.addr, adminAddr: o.adminAddr, adminOpen: o.keep.adminOpen, historyFile: o.historyFile}
 	if err := h.check(); err != nil {
 		return err
 	}

@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/conflictlab/conflictlab/fakeserver"
 )
 
 type serveOptions struct {
@@ -34,14 +36,10 @@ type serveOptions struct {
 	authToken        string
 	appKey           string
 	historyFile      string
-	historyLimit     int
-	historyBytes     int64
 	queryWork        int64
 	queryTimeout     time.Duration
 	queryString      int
-	adminOpen        bool
-	adminToken       string
-	adminHosts       []string
+	keep             keeping
 	faultsFile       string
 	verbose          bool
 }
@@ -114,14 +112,10 @@ Actions:
 	f.StringVar(&o.authToken, "auth-token", "", "require this X-ZUMO-AUTH token on table requests")
 	f.StringVar(&o.appKey, "app-key", "", "require this X-ZUMO-APPLICATION key on table requests")
 	f.StringVar(&o.historyFile, "history", "", "stream every event to this file as JSON Lines while serving (the in-memory history stays capped)")
-	f.IntVar(&o.historyLimit, "history-limit", 100_000, "events the in-memory history keeps; older ones are dropped and counted (-1: no limit)")
-	f.Int64Var(&o.historyBytes, "history-bytes", 64<<20, "memory the in-memory history may take, roughly (-1: no limit)")
 	f.Int64Var(&o.queryWork, "query-work", 20_000_000, "units of work one query's $filter and $orderby may take over the rows (-1: no limit)")
 	f.DurationVar(&o.queryTimeout, "query-timeout", 2*time.Second, "time one query's $filter and $orderby may take over the rows")
 	f.IntVar(&o.queryString, "query-string-bytes", 1<<20, "longest string a $filter may build, in bytes (-1: no limit)")
-	f.BoolVar(&o.adminOpen, "admin-open", false, "let --admin-addr serve clients on other machines (needs --admin-token)")
-	f.StringVar(&o.adminToken, "admin-token", os.Getenv("CONFLICTLAB_ADMIN_TOKEN"), "require this bearer token on the admin API (default $CONFLICTLAB_ADMIN_TOKEN)")
-	f.StringSliceVar(&o.adminHosts, "admin-host", nil, "Host names the admin API answers to besides localhost and IP addresses")
+	o.keep.flags(f)
 	f.StringVar(&o.faultsFile, "faults", "", "put the fault rules of this YAML file in force at start")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log one line per request to stderr")
 	return cmd
@@ -140,25 +134,19 @@ func (o *serveOptions) config(stderr io.Writer) (fakeserver.Config, error) {
 		Dialect: d, PageSize: o.pageSize, MaxTop: o.maxTop, MaxBodyBytes: o.maxBody, Seed: o.seed,
 		Tables: o.tables, HardDelete: o.hardDelete, HardDeleteTables: o.hardDeleteTables,
 		DeleteNoContent: o.deleteNoContent, AuthToken: o.authToken, AppKey: o.appKey,
-		Personality:  pers,
-		HistoryLimit: o.historyLimit, HistoryBytes: o.historyBytes,
-		QueryWork: o.queryWork, QueryTimeout: o.queryTimeout, QueryStringBytes: o.queryString,
-		AdminOpen: o.adminOpen, AdminToken: o.adminToken, AdminHosts: o.adminHosts,
+		Personality: pers,
+		QueryWork:   o.queryWork, QueryTimeout: o.queryTimeout, QueryStringBytes: o.queryString,
 	}
-	for name, v := range map[string]int64{"--history-limit": int64(o.historyLimit), "--history-bytes": o.historyBytes,
-		"--query-work": o.queryWork, "--query-string-bytes": int64(o.queryString)} {
+	if err := o.keep.apply(&cfg, o.adminAddr); err != nil {
+		return cfg, err
+	}
+	for name, v := range map[string]int64{"--query-work": o.queryWork, "--query-string-bytes": int64(o.queryString)} {
 		if v == 0 || v < -1 {
 			return cfg, fmt.Errorf("%s must be positive, or -1 for no limit", name)
 		}
 	}
 	if o.queryTimeout <= 0 {
 		return cfg, errors.New("--query-timeout must be positive")
-	}
-	if o.adminOpen && o.adminToken == "" {
-		return cfg, errors.New("--admin-open serves the admin API to other machines: give it an --admin-token (or $CONFLICTLAB_ADMIN_TOKEN)")
-	}
-	if o.adminOpen && o.adminAddr == "" {
-		return cfg, errors.New("--admin-open opens --admin-addr: give one (the admin API under --addr answers loopback clients only)")
 	}
 	if o.pageSize <= 0 || o.maxTop <= 0 || o.maxBody <= 0 {
 		return cfg, errors.New("--page-size, --max-top and --max-body must be positive")
@@ -184,7 +172,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	h := hosting{addr: o.addr, adminAddr: o.adminAddr, adminOpen: o.adminOpen, historyFile: o.historyFile}
+	h := hosting{addr: o.addr, adminAddr: o.adminAddr, adminOpen: o.keep.adminOpen, historyFile: o.historyFile}
 	if err := h.check(); err != nil {
 		return err
 	}
@@ -423,4 +411,40 @@ func actionHelp() string {
 		fmt.Fprintf(&b, "  %-16s %s\n", a[0], a[1])
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// keeping is how a server (or a proxy) keeps its history and guards its admin API: the flags
+// serve and proxy share.
+type keeping struct {
+	historyLimit int
+	historyBytes int64
+	adminOpen    bool
+	adminToken   string
+	adminHosts   []string
+}
+
+func (k *keeping) flags(f *pflag.FlagSet) {
+	f.IntVar(&k.historyLimit, "history-limit", 100_000, "events the in-memory history keeps; older ones are dropped and counted (-1: no limit)")
+	f.Int64Var(&k.historyBytes, "history-bytes", 64<<20, "memory the in-memory history may take, roughly (-1: no limit)")
+	f.BoolVar(&k.adminOpen, "admin-open", false, "let --admin-addr serve clients on other machines (needs --admin-token)")
+	f.StringVar(&k.adminToken, "admin-token", os.Getenv("CONFLICTLAB_ADMIN_TOKEN"), "require this bearer token on the admin API (default $CONFLICTLAB_ADMIN_TOKEN)")
+	f.StringSliceVar(&k.adminHosts, "admin-host", nil, "Host names the admin API answers to besides localhost and IP addresses")
+}
+
+// apply checks the flags and puts them in cfg.
+func (k *keeping) apply(cfg *fakeserver.Config, adminAddr string) error {
+	for name, v := range map[string]int64{"--history-limit": int64(k.historyLimit), "--history-bytes": k.historyBytes} {
+		if v == 0 || v < -1 {
+			return fmt.Errorf("%s must be positive, or -1 for no limit", name)
+		}
+	}
+	if k.adminOpen && k.adminToken == "" {
+		return errors.New("--admin-open serves the admin API to other machines: give it an --admin-token (or $CONFLICTLAB_ADMIN_TOKEN)")
+	}
+	if k.adminOpen && adminAddr == "" {
+		return errors.New("--admin-open opens --admin-addr: give one (the admin API under --addr answers loopback clients only)")
+	}
+	cfg.HistoryLimit, cfg.HistoryBytes = k.historyLimit, k.historyBytes
+	cfg.AdminOpen, cfg.AdminToken, cfg.AdminHosts = k.adminOpen, k.adminToken, k.adminHosts
+	return nil
 }
