@@ -242,7 +242,7 @@ var _ = Describe("certifying a server with run --server", func() {
 		Expect(out).To(ContainSubstring("3 passed, 0 failed"))
 	})
 
-		It("refuses a server that is not a table server", func() {
+	It("refuses a server that is not a table server", func() {
 		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = w.Write([]byte("<html>hello</html>"))
