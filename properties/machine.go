@@ -62,6 +62,20 @@ type Config struct {
 	// where it is (its goroutine exits, its session closed), so an interrupted campaign ends
 	// at once and reports nothing it did not finish. nil: context.Background().
 	Context context.Context
+
+	// sink, when set, takes the counterexample's scenario file instead of Out: a campaign
+	// writes only the one it reports. played, when set, is told of every run's scenario
+	// and how many actions it played.
+	sink   func([]byte)
+	played func(sc *scenarios.Scenario, actions int)
+}
+
+// name is the counterexample's name.
+func (cfg Config) name() string {
+	if cfg.Name == "" {
+		return "counterexample"
+	}
+	return cfg.Name
 }
 
 // Stats count the work of a campaign.
@@ -72,6 +86,24 @@ type Stats struct {
 	Properties map[string]reports.PropertyCount
 	// Counterexample is the path of the last counterexample written.
 	Counterexample string
+}
+
+// add adds another count of work (not its counterexample) to s.
+func (s *Stats) add(o Stats) {
+	s.Runs += o.Runs
+	s.Actions += o.Actions
+	for id, c := range o.Properties {
+		if s.Properties == nil {
+			s.Properties = map[string]reports.PropertyCount{}
+		}
+		sum := s.Properties[id]
+		sum.ID, sum.Name = c.ID, c.Name
+		sum.Checks += c.Checks
+		sum.Holds += c.Holds
+		sum.Violated += c.Violated
+		sum.Unknown += c.Unknown
+		s.Properties[id] = sum
+	}
 }
 
 // ids is the pool of item ids: small, so that devices meet on the same items.
@@ -123,6 +155,7 @@ type machine struct {
 	p7mark   int
 	model    *serverModel
 	modelAt  int // the history the model has followed
+	played   int // actions played so far
 	// ids are the item ids it draws: ids, with the run's suffix against a server that keeps
 	// the rows of earlier runs.
 	ids []string
@@ -148,10 +181,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	if strategy == "" {
 		strategy = rapid.SampledFrom(cfg.strategies()).Draw(t, "strategy")
 	}
-	name := cfg.Name
-	if name == "" {
-		name = "counterexample"
-	}
+	name := cfg.name()
 	ctx := cfg.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -214,22 +244,21 @@ func (m *machine) close(*rapid.T) {
 
 // count adds the checks of the interleaving to the campaign's counts, once.
 func (m *machine) count() {
-	if m.cfg.Stats == nil || m.counted {
+	if m.counted {
 		return
 	}
 	m.counted = true
-	if m.cfg.Stats.Properties == nil {
-		m.cfg.Stats.Properties = map[string]reports.PropertyCount{}
+	if m.cfg.played != nil {
+		m.cfg.played(m.sc, m.played)
 	}
+	if m.cfg.Stats == nil {
+		return
+	}
+	var props Stats
 	for _, c := range m.sess.PropertyCounts() {
-		sum := m.cfg.Stats.Properties[c.ID]
-		sum.ID, sum.Name = c.ID, c.Name
-		sum.Checks += c.Checks
-		sum.Holds += c.Holds
-		sum.Violated += c.Violated
-		sum.Unknown += c.Unknown
-		m.cfg.Stats.Properties[c.ID] = sum
+		props.add(Stats{Properties: map[string]reports.PropertyCount{c.ID: c}})
 	}
+	m.cfg.Stats.add(props)
 }
 
 func (m *machine) actions() map[string]func(*rapid.T) {
@@ -284,6 +313,7 @@ func (m *machine) play(t *rapid.T, st *scenarios.Step) (mark int, err error) {
 	if st.Op != nil {
 		st.Expect = scenarios.ExpectOutcome(st, err)
 	}
+	m.played++
 	if m.cfg.Stats != nil {
 		m.cfg.Stats.Actions++
 	}
@@ -306,9 +336,13 @@ func (m *machine) fail(t *rapid.T, f *reports.Failure) {
 	where := ""
 	if m.cfg.Out != "" {
 		data, err := scenarios.Marshal(m.sc)
-		if err == nil {
+		where = filepath.Join(m.cfg.Out, m.sc.Name+".yaml")
+		switch {
+		case err != nil:
+		case m.cfg.sink != nil:
+			m.cfg.sink(data)
+		default:
 			if err = os.MkdirAll(m.cfg.Out, 0o755); err == nil {
-				where = filepath.Join(m.cfg.Out, m.sc.Name+".yaml")
 				err = os.WriteFile(where, data, 0o644)
 			}
 		}

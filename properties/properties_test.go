@@ -48,7 +48,7 @@ func TestCampaignStopsWhenItsContextEnds(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
 	out := properties.Campaign{Config: properties.Config{Faults: true, InMemory: true}, Duration: time.Minute, Seed: 9,
-		ChecksPerRound: 1000}.Run(ctx)
+		Workers: 2}.Run(ctx)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the campaign took %s to stop", took)
 	}
