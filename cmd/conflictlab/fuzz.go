@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type fuzzOptions struct {
 	workers       int
 	interleavings int
 	shard         string
+	storeDir      string
 	durationSet   bool
 	env           func(string) (string, bool)
 }
@@ -83,6 +85,7 @@ Progress (interleavings explored, actions played, actions per second) goes to st
 	f.IntVar(&o.clients, "clients", 0, "how many clients, 2 to 4 (0: each interleaving draws it)")
 	f.StringVar(&o.strategy, "strategy", "", "only this strategy: "+strings.Join(scenarios.Strategies, ", ")+" (default: each interleaving draws one)")
 	f.StringVar(&o.out, "out", "fuzz-out", "where a counterexample is written")
+	f.StringVar(&o.storeDir, "store-dir", "", "where each interleaving's SQLite stores go, removed after it (default: /dev/shm when writable, else the temporary directory)")
 	f.IntVar(&o.rounds, "round", 0, "no longer used")
 	_ = f.MarkDeprecated("round", "each interleaving is now its own unit of work (seed --seed+j); progress is reported as they finish")
 	return cmd
@@ -127,8 +130,12 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 			return usageError{fmt.Errorf("--workers %d: against --server or --target a campaign plays one interleaving at a time (they would share the server)", o.workers)}
 		}
 	}
+	storeDir := o.storeDir
+	if storeDir == "" {
+		storeDir = properties.ScratchDir()
+	}
 	cfg := properties.Config{Clients: o.clients, Strategy: o.strategy, SQLite: true, Faults: true,
-		InMemory: target == nil, Target: target, Out: o.out, Name: "counterexample", Client: o.client}
+		InMemory: target == nil, Target: target, Out: o.out, Name: "counterexample", Client: o.client, StoreDir: storeDir}
 	terminal := isTerminal(stderr)
 	last := time.Time{}
 	duration := o.duration
@@ -150,6 +157,11 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 		}}
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
+	}
+	if os.Getenv("GOGC") == "" {
+		// A campaign's live heap is small and its garbage plentiful: collecting a quarter as
+		// often saves about a tenth of its CPU (BENCHMARKS.md).
+		defer debug.SetGCPercent(debug.SetGCPercent(properties.CampaignGCPercent))
 	}
 	workers := o.workers
 	if workers == 0 {
