@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,7 +198,38 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 	fmt.Fprintln(stdout, strings.TrimSpace(out.Message))
 	fmt.Fprintf(stdout, "\nFAIL after %d interleavings (seed %d): counterexample %s\nreplay: conflictlab run %s\n",
 		out.Stats.Runs, out.Seed, path, path)
+	fmt.Fprintf(stdout, "that interleaving alone: %s\n", strings.Join(again(o, out.Seed), " "))
 	return errFailed
+}
+
+// again is the command that plays the interleaving of seed alone (and shrinks it again): the
+// campaign's flags that shape the machine, with that seed and a count of one.
+func again(o *fuzzOptions, seed uint64) []string {
+	cmd := []string{"conflictlab", "fuzz", "--seed", strconv.FormatUint(seed, 10), "--interleavings", "1"}
+	if o.strategy != "" {
+		cmd = append(cmd, "--strategy", o.strategy)
+	}
+	if o.clients != 0 {
+		cmd = append(cmd, "--clients", strconv.Itoa(o.clients))
+	}
+	if o.client != "go" {
+		cmd = append(cmd, "--client", shellQuote(o.client))
+	}
+	if o.server != "" {
+		cmd = append(cmd, "--server", shellQuote(o.server))
+	}
+	if o.target != "" {
+		cmd = append(cmd, "--target", shellQuote(o.target))
+	}
+	return append(cmd, "--out", shellQuote(o.out))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // fuzzShard is the shard --shard names, else the one a Kubernetes Indexed Job's environment
