@@ -85,6 +85,7 @@ type Outcome struct {
 	Interrupted bool
 	Message     string // rapid's report of the shrunk failure
 	Seed        uint64 // the seed of the failing interleaving
+	Number      int    // and its number
 	// FirstSeed is interleaving 0's seed (the clock's, when Campaign.Seed was 0).
 	FirstSeed uint64
 	// Explored is how many interleavings (seeds) were explored; Workers how many played them
@@ -342,7 +343,7 @@ func (p *pool) run(out Outcome) Outcome {
 	out.Elapsed = time.Since(p.start)
 	out.Interrupted = p.ctx.Err() != nil
 	if failure != nil {
-		out.Failed, out.Message, out.Seed = true, failure.message, failure.seed
+		out.Failed, out.Message, out.Seed, out.Number = true, failure.message, failure.seed, p.number(failure.k)
 		if failure.example != nil {
 			total.Counterexample = p.writeCounterexample(failure.example, &out)
 		}

@@ -121,7 +121,7 @@ func TestCampaignReportsTheFirstFailureWhateverTheWorkers(t *testing.T) {
 			t.Fatalf("one worker's interleaving %d: %+v (the last, %d, should be the only failure)", j, i, last)
 		}
 	}
-	if one.out.Seed != seed+uint64(last) || !strings.Contains(one.out.Message, "P2 (") {
+	if one.out.Seed != seed+uint64(last) || one.out.Number != last || !strings.Contains(one.out.Message, "P2 (") {
 		t.Fatalf("one worker: seed %d, want %d; %s", one.out.Seed, seed+uint64(last), one.out.Message)
 	}
 	if three.out.Seed != one.out.Seed || !slices.Equal(three.explored, one.explored) {

@@ -196,8 +196,8 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 		return ctx.Err()
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace(out.Message))
-	fmt.Fprintf(stdout, "\nFAIL after %d interleavings (seed %d): counterexample %s\nreplay: conflictlab run %s\n",
-		out.Stats.Runs, out.Seed, path, path)
+	fmt.Fprintf(stdout, "\nFAIL at interleaving %d (seed %d), after %d interleavings with the shrink's: counterexample %s\nreplay: conflictlab run %s\n",
+		out.Number, out.Seed, out.Stats.Runs, path, path)
 	fmt.Fprintf(stdout, "that interleaving alone: %s\n", strings.Join(again(o, out.Seed), " "))
 	return errFailed
 }
