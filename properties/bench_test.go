@@ -68,9 +68,10 @@ func campaign(b *testing.B, cfg properties.Config, n, workers int, seed uint64) 
 var campaignConfigs = []struct {
 	name string
 	cfg  properties.Config
+	n    int // interleavings per campaign: about a second's worth for one worker
 }{
-	{"sqlite", properties.Config{Faults: true, SQLite: true, InMemory: true, StoreDir: properties.ScratchDir()}},
-	{"memory", properties.Config{Faults: true, InMemory: true}},
+	{"sqlite", properties.Config{Faults: true, SQLite: true, InMemory: true, StoreDir: properties.ScratchDir()}, 60},
+	{"memory", properties.Config{Faults: true, InMemory: true}, 200},
 }
 
 // BenchmarkCampaignWorkers plays the same campaign (the same seeds) with one worker and with
@@ -84,8 +85,13 @@ func BenchmarkCampaignWorkers(b *testing.B) {
 			var one, two campaignRun
 			for i := 0; i < b.N; i++ {
 				seed := uint64(1000 * (i + 1))
-				one.add(campaign(b, c.cfg, 40, 1, seed))
-				two.add(campaign(b, c.cfg, 40, 2, seed))
+				if i%2 == 0 { // each goes first in turn: the load of the machine drifts
+					one.add(campaign(b, c.cfg, c.n, 1, seed))
+					two.add(campaign(b, c.cfg, c.n, 2, seed))
+				} else {
+					two.add(campaign(b, c.cfg, c.n, 2, seed))
+					one.add(campaign(b, c.cfg, c.n, 1, seed))
+				}
 			}
 			if one.actions != two.actions {
 				b.Fatalf("one worker played %d actions, two %d: not the same interleavings", one.actions, two.actions)
@@ -99,23 +105,35 @@ func BenchmarkCampaignWorkers(b *testing.B) {
 	}
 }
 
-// BenchmarkCampaignClients plays campaigns of two, three and four clients side by side in
-// every iteration (one worker, memory stores and SQLite as conflictlab fuzz has them), and
-// reports each one's actions/s and interleavings/s, and their speed over two clients'.
+// BenchmarkCampaignClients plays campaigns of two, three and four clients (as conflictlab
+// fuzz has them otherwise), each with one worker and with two, side by side in every
+// iteration, and reports each one's actions/s, and their speed over two clients' with one
+// worker.
 func BenchmarkCampaignClients(b *testing.B) {
-	runs := make([]campaignRun, 3)
+	clients, workers := []int{2, 3, 4}, []int{1, 2}
+	runs := make([][]campaignRun, len(clients))
+	for k := range runs {
+		runs[k] = make([]campaignRun, len(workers))
+	}
 	for i := 0; i < b.N; i++ {
-		for k, clients := range []int{2, 3, 4} {
+		for k, n := range clients {
 			cfg := campaignConfigs[0].cfg
-			cfg.Clients = clients
-			runs[k].add(campaign(b, cfg, 30, 1, uint64(1000*(i+1))))
+			cfg.Clients = n
+			for w := range workers {
+				if i%2 == 1 {
+					w = len(workers) - 1 - w // each goes first in turn
+				}
+				runs[k][w].add(campaign(b, cfg, 40, workers[w], uint64(1000*(i+1))))
+			}
 		}
 	}
-	for k, clients := range []int{2, 3, 4} {
-		b.ReportMetric(runs[k].rate(), fmt.Sprintf("actions/s-%dc", clients))
-		b.ReportMetric(float64(runs[k].interleavings)/runs[k].wall.Seconds(), fmt.Sprintf("interleavings/s-%dc", clients))
-		if k > 0 {
-			b.ReportMetric(runs[k].rate()/runs[0].rate(), fmt.Sprintf("ratio-%dc/2c", clients))
+	base := runs[0][0].rate()
+	for k, n := range clients {
+		for w, nw := range workers {
+			b.ReportMetric(runs[k][w].rate(), fmt.Sprintf("actions/s-%dc-%dw", n, nw))
+			if k > 0 || w > 0 {
+				b.ReportMetric(runs[k][w].rate()/base, fmt.Sprintf("ratio-%dc-%dw", n, nw))
+			}
 		}
 	}
 }
