@@ -232,10 +232,14 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	}
 	m.sess = scenarios.Start(m.ctx, m.sc, strategy, opts)
 	m.sess.SetLenient(true)
+	// Run closes the session once the machine is made; until then, a failed setup closes
+	// what it opened (clients, driver processes, the stores' directory).
 	if f := m.sess.Failure(); f != nil {
+		m.sess.Finish()
 		t.Fatalf("setting up: %s", f.Got)
 	}
 	if why := m.sess.Skipped(); why != "" {
+		m.sess.Finish()
 		t.Fatalf("the client or the server cannot play this machine: %s", why)
 	}
 	for _, id := range ids {
