@@ -53,7 +53,7 @@ var _ = Describe("the JavaScript SDK through its driver", Ordered, Label("js"), 
 
 	It("plays a property campaign, and any counterexample is a property the SDK breaks", func() {
 		out := properties.Campaign{Config: properties.Config{Client: "js", Faults: true, SQLite: true}, Duration: 5 * time.Second,
-			Seed: 1, ChecksPerRound: 5, ShrinkTime: 3 * time.Second}.Run(ctx)
+			Seed: 1, ShrinkTime: 3 * time.Second}.Run(ctx)
 		GinkgoWriter.Printf("the JS SDK's campaign: %d interleavings, %d actions in %s\n", out.Stats.Runs, out.Stats.Actions, out.Elapsed)
 		Expect(out.Stats.Actions).To(BeNumerically(">", 0))
 		if out.Failed {

@@ -41,6 +41,11 @@ type Config struct {
 	Target *targets.Target
 	// Out is where a counterexample is written (as <Name>.yaml); "" writes none.
 	Out string
+	// StoreDir is where each interleaving's SQLite stores go, in a directory of its own
+	// removed after it; "": the system's temporary directory. The stores are scratch: on a
+	// RAM-backed file system (conflictlab fuzz picks /dev/shm when it can) their fsyncs cost
+	// nothing, and restarts (P8) still close and reopen the files.
+	StoreDir string
 	// Name names the counterexample file and scenario; default "counterexample".
 	Name string
 	// Concurrent adds an action that writes locally while a pull runs. Its counterexamples
@@ -62,6 +67,20 @@ type Config struct {
 	// where it is (its goroutine exits, its session closed), so an interrupted campaign ends
 	// at once and reports nothing it did not finish. nil: context.Background().
 	Context context.Context
+
+	// sink, when set, takes the counterexample's scenario file instead of Out: a campaign
+	// writes only the one it reports. played, when set, is told of every run's scenario
+	// and how many actions it played.
+	sink   func([]byte)
+	played func(sc *scenarios.Scenario, actions int)
+}
+
+// name is the counterexample's name.
+func (cfg Config) name() string {
+	if cfg.Name == "" {
+		return "counterexample"
+	}
+	return cfg.Name
 }
 
 // Stats count the work of a campaign.
@@ -72,6 +91,24 @@ type Stats struct {
 	Properties map[string]reports.PropertyCount
 	// Counterexample is the path of the last counterexample written.
 	Counterexample string
+}
+
+// add adds another count of work (not its counterexample) to s.
+func (s *Stats) add(o Stats) {
+	s.Runs += o.Runs
+	s.Actions += o.Actions
+	for id, c := range o.Properties {
+		if s.Properties == nil {
+			s.Properties = map[string]reports.PropertyCount{}
+		}
+		sum := s.Properties[id]
+		sum.ID, sum.Name = c.ID, c.Name
+		sum.Checks += c.Checks
+		sum.Holds += c.Holds
+		sum.Violated += c.Violated
+		sum.Unknown += c.Unknown
+		s.Properties[id] = sum
+	}
 }
 
 // ids is the pool of item ids: small, so that devices meet on the same items.
@@ -123,6 +160,7 @@ type machine struct {
 	p7mark   int
 	model    *serverModel
 	modelAt  int // the history the model has followed
+	played   int // actions played so far
 	// ids are the item ids it draws: ids, with the run's suffix against a server that keeps
 	// the rows of earlier runs.
 	ids []string
@@ -148,10 +186,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	if strategy == "" {
 		strategy = rapid.SampledFrom(cfg.strategies()).Draw(t, "strategy")
 	}
-	name := cfg.Name
-	if name == "" {
-		name = "counterexample"
-	}
+	name := cfg.name()
 	ctx := cfg.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -186,13 +221,25 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 		m.sc.Clients = append(m.sc.Clients, c)
 		m.names = append(m.names, c.Name)
 	}
-	m.sess = scenarios.Start(m.ctx, m.sc, strategy, scenarios.Options{InMemory: cfg.InMemory, Target: cfg.Target,
-		Client: cfg.Client, Drivers: cfg.Drivers})
+	opts := scenarios.Options{InMemory: cfg.InMemory, Target: cfg.Target, Client: cfg.Client, Drivers: cfg.Drivers}
+	if cfg.sqlite() && cfg.StoreDir != "" {
+		dir, err := os.MkdirTemp(cfg.StoreDir, "conflictlab-fuzz-")
+		if err != nil {
+			t.Fatalf("a directory for the SQLite stores: %v", err)
+		}
+		opts.Dir = dir
+		t.Cleanup(func() { _ = os.RemoveAll(dir) }) // after the session is finished: Run defers that
+	}
+	m.sess = scenarios.Start(m.ctx, m.sc, strategy, opts)
 	m.sess.SetLenient(true)
+	// Run closes the session once the machine is made; until then, a failed setup closes
+	// what it opened (clients, driver processes, the stores' directory).
 	if f := m.sess.Failure(); f != nil {
+		m.sess.Finish()
 		t.Fatalf("setting up: %s", f.Got)
 	}
 	if why := m.sess.Skipped(); why != "" {
+		m.sess.Finish()
 		t.Fatalf("the client or the server cannot play this machine: %s", why)
 	}
 	for _, id := range ids {
@@ -214,22 +261,21 @@ func (m *machine) close(*rapid.T) {
 
 // count adds the checks of the interleaving to the campaign's counts, once.
 func (m *machine) count() {
-	if m.cfg.Stats == nil || m.counted {
+	if m.counted {
 		return
 	}
 	m.counted = true
-	if m.cfg.Stats.Properties == nil {
-		m.cfg.Stats.Properties = map[string]reports.PropertyCount{}
+	if m.cfg.played != nil {
+		m.cfg.played(m.sc, m.played)
 	}
+	if m.cfg.Stats == nil {
+		return
+	}
+	var props Stats
 	for _, c := range m.sess.PropertyCounts() {
-		sum := m.cfg.Stats.Properties[c.ID]
-		sum.ID, sum.Name = c.ID, c.Name
-		sum.Checks += c.Checks
-		sum.Holds += c.Holds
-		sum.Violated += c.Violated
-		sum.Unknown += c.Unknown
-		m.cfg.Stats.Properties[c.ID] = sum
+		props.add(Stats{Properties: map[string]reports.PropertyCount{c.ID: c}})
 	}
+	m.cfg.Stats.add(props)
 }
 
 func (m *machine) actions() map[string]func(*rapid.T) {
@@ -284,6 +330,7 @@ func (m *machine) play(t *rapid.T, st *scenarios.Step) (mark int, err error) {
 	if st.Op != nil {
 		st.Expect = scenarios.ExpectOutcome(st, err)
 	}
+	m.played++
 	if m.cfg.Stats != nil {
 		m.cfg.Stats.Actions++
 	}
@@ -306,9 +353,13 @@ func (m *machine) fail(t *rapid.T, f *reports.Failure) {
 	where := ""
 	if m.cfg.Out != "" {
 		data, err := scenarios.Marshal(m.sc)
-		if err == nil {
+		where = filepath.Join(m.cfg.Out, m.sc.Name+".yaml")
+		switch {
+		case err != nil:
+		case m.cfg.sink != nil:
+			m.cfg.sink(data)
+		default:
 			if err = os.MkdirAll(m.cfg.Out, 0o755); err == nil {
-				where = filepath.Join(m.cfg.Out, m.sc.Name+".yaml")
 				err = os.WriteFile(where, data, 0o644)
 			}
 		}
@@ -335,7 +386,15 @@ func (m *machine) item(t *rapid.T) map[string]any {
 }
 
 func (m *machine) snapshot(t *rapid.T, name string) check.Snapshot {
-	snap, err := m.sess.Device(name).Snapshot(m.ctx, []string{"todoitem"})
+	return m.read(t, name, []string{"todoitem"})
+}
+
+// queue reads a client's queue, errors and tokens but not its rows: what P3 and P6 judge.
+// Reading the store is most of what an action costs, and rows cost most of a reading.
+func (m *machine) queue(t *rapid.T, name string) check.Snapshot { return m.read(t, name, nil) }
+
+func (m *machine) read(t *rapid.T, name string, tables []string) check.Snapshot {
+	snap, err := m.sess.Device(name).Snapshot(m.ctx, tables)
 	if err != nil {
 		t.Fatalf("reading %s's store: %v", name, err)
 	}
@@ -355,7 +414,7 @@ func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
 	want, wantFail := collapse(fromStore(before.Ops), kind, "todoitem", id, exists, m.tail)
 	op := map[store.OpKind]string{store.Insert: "insert", store.Update: "update", store.Delete: "delete"}[kind]
 	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: "todoitem", Item: item}})
-	after := m.snapshot(t, name)
+	after := m.queue(t, name)
 	m.judge(t, mark, check.Queue(fmt.Sprintf("%s's %s of %s", name, op, id), entries(want), check.Entries(after.Ops),
 		wantFail, drivers.KindOf(err) == drivers.KindInvalidOperation))
 }
@@ -363,9 +422,9 @@ func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
 // push pushes one client's queue, judged by P6 (P5 is the session's).
 func (m *machine) push(t *rapid.T) {
 	name := m.client(t)
-	before := m.snapshot(t, name)
+	before := m.queue(t, name)
 	mark, _ := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "push"}})
-	after := m.snapshot(t, name)
+	after := m.queue(t, name)
 	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
 }
 
@@ -378,9 +437,13 @@ func (m *machine) pull(t *rapid.T) {
 	if incremental {
 		queryID = "all"
 	}
-	before := m.snapshot(t, name)
+	before := m.queue(t, name)
 	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem", QueryID: queryID}})
-	after := m.snapshot(t, name)
+	read := m.queue
+	if incremental && err == nil {
+		read = m.snapshot // P9 compares the rows with the server's
+	}
+	after := read(t, name)
 	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
 	if !incremental || err != nil {
 		return
@@ -467,7 +530,7 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 
 // queued reports whether a client has an operation queued for an item.
 func (m *machine) queued(t *rapid.T, name, id string) (store.Operation, bool) {
-	for _, op := range m.snapshot(t, name).Ops {
+	for _, op := range m.queue(t, name).Ops {
 		if strings.EqualFold(op.ItemID, id) {
 			return op, true
 		}

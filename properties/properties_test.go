@@ -2,13 +2,16 @@ package properties_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
+	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/properties"
 	"github.com/conflictlab/conflictlab/scenarios"
 )
@@ -48,7 +51,7 @@ func TestCampaignStopsWhenItsContextEnds(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
 	out := properties.Campaign{Config: properties.Config{Faults: true, InMemory: true}, Duration: time.Minute, Seed: 9,
-		ChecksPerRound: 1000}.Run(ctx)
+		Workers: 2}.Run(ctx)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the campaign took %s to stop", took)
 	}
@@ -57,5 +60,37 @@ func TestCampaignStopsWhenItsContextEnds(t *testing.T) {
 	}
 	if out.Stats.Actions == 0 {
 		t.Fatal("nothing ran before the interruption")
+	}
+}
+
+// brokenStores is the Go client's driver with stores that cannot be opened.
+type brokenStores struct{ drivers.Driver }
+
+func (brokenStores) Open(context.Context, drivers.DeviceConfig) (drivers.Device, error) {
+	return nil, errors.New("the store cannot be opened")
+}
+
+// TestFailedSetUpLeavesNothing: an interleaving whose clients cannot be set up fails, and
+// leaves no directory for its SQLite stores behind (nor anything else the session opened).
+func TestFailedSetUpLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	defer properties.SetRapidFlags(map[string]string{"rapid.checks": "3", "rapid.nofailfile": "true", "rapid.shrinktime": "1s"})()
+	goDriver, err := drivers.Lookup("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, failed := properties.Check(t.Name(), properties.Run(properties.Config{SQLite: true, InMemory: true,
+		Drivers: func(string) (drivers.Factory, error) {
+			return func(ctx context.Context) (drivers.Driver, error) {
+				d, err := goDriver(ctx)
+				return brokenStores{d}, err
+			}, nil
+		}}))
+	if !failed || !strings.Contains(msg, "setting up: client c0: ") {
+		t.Fatalf("failed %v: %s", failed, msg)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Fatalf("left behind in the temporary directory: %v", left)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -458,7 +459,7 @@ func fuzz(args ...string) (string, string, error) {
 var _ = Describe("conflictlab fuzz", func() {
 	It("explores for the time it is given and reports what it did", func() {
 		dir := GinkgoT().TempDir()
-		out, progress, err := fuzz("--duration", "1s", "--seed", "7", "--round", "10", "--out", dir)
+		out, progress, err := fuzz("--duration", "1s", "--seed", "7", "--out", dir)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(MatchRegexp(`^no property violated: \d+ interleavings, \d+ actions in \S+ \(\d+ actions/s\)\nresults: \S+/results.json\n$`))
 		Expect(progress).To(ContainSubstring("interleavings"))
@@ -481,9 +482,83 @@ var _ = Describe("conflictlab fuzz", func() {
 
 	It("explores another server through the table API", func() {
 		base, _, _, _, _ := serve("--sim-clock")
-		out, _, err := fuzz("--server", base, "--duration", "1s", "--seed", "5", "--round", "10", "--out", GinkgoT().TempDir())
+		out, _, err := fuzz("--server", base, "--duration", "1s", "--seed", "5", "--out", GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(HavePrefix("no property violated: "))
+	})
+
+	// campaign reads the campaign a fuzz run wrote into dir.
+	campaign := func(dir string) reports.Campaign {
+		GinkgoHelper()
+		run, err := readResults(filepath.Join(dir, "results.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(run.Campaigns).To(HaveLen(1))
+		return run.Campaigns[0]
+	}
+
+	It("plays a count of interleavings on several workers, and the same ones as one worker", func() {
+		one, two := GinkgoT().TempDir(), GinkgoT().TempDir()
+		out1, progress, err := fuzz("--interleavings", "8", "--seed", "21", "--workers", "1", "--out", one)
+		Expect(err).NotTo(HaveOccurred(), out1)
+		Expect(progress).To(HavePrefix("fuzz: seed 21, 1 worker(s)\n"))
+		out2, progress, err := fuzz("--interleavings", "8", "--seed", "21", "--workers", "2", "--out", two)
+		Expect(err).NotTo(HaveOccurred(), out2)
+		Expect(progress).To(HavePrefix("fuzz: seed 21, 2 worker(s)\n"))
+		a, b := campaign(one), campaign(two)
+		Expect(a.Interleavings).To(Equal(8))
+		Expect(a.Shard).To(BeNil())
+		Expect(b.Interleavings).To(Equal(a.Interleavings))
+		Expect(b.Actions).To(Equal(a.Actions))
+		Expect(b.Properties).To(Equal(a.Properties))
+	})
+
+	It("plays its shard, and conflictlab report merges the shards into what one run explores", func() {
+		whole := GinkgoT().TempDir()
+		_, _, err := fuzz("--interleavings", "9", "--seed", "33", "--out", whole)
+		Expect(err).NotTo(HaveOccurred())
+		var ins []string
+		for i := 1; i <= 3; i++ {
+			dir := GinkgoT().TempDir()
+			_, progress, err := fuzz("--interleavings", "9", "--seed", "33", "--shard", fmt.Sprintf("%d/3", i), "--out", dir)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(progress).To(ContainSubstring(fmt.Sprintf(", shard %d/3\n", i)))
+			c := campaign(dir)
+			Expect(c.Shard).To(Equal(&reports.Shard{Index: i, Count: 3}), "shards count from 1")
+			Expect(c.Seed).To(BeEquivalentTo(33))
+			Expect(c.Interleavings).To(Equal(3))
+			ins = append(ins, "--in", dir)
+		}
+		merged := GinkgoT().TempDir()
+		cmd := newRootCommand()
+		cmd.SetArgs(append(append([]string{"report"}, ins...), "--out", merged))
+		cmd.SetOut(io.Discard)
+		Expect(cmd.Execute()).To(Succeed())
+		m, w := campaign(merged), campaign(whole)
+		Expect(m.Shards).To(HaveLen(3))
+		Expect(m.MissingShards()).To(BeEmpty())
+		Expect(m.Seed).To(Equal(w.Seed))
+		Expect(m.Interleavings).To(Equal(w.Interleavings))
+		Expect(m.Actions).To(Equal(w.Actions))
+		Expect(m.Properties).To(Equal(w.Properties))
+	})
+
+	It("takes its shard from a Kubernetes Indexed Job, index 0 being shard 1", func() {
+		GinkgoT().Setenv("JOB_COMPLETION_INDEX", "0")
+		GinkgoT().Setenv("JOB_COMPLETIONS", "4")
+		dir := GinkgoT().TempDir()
+		_, progress, err := fuzz("--interleavings", "4", "--seed", "8", "--out", dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(progress).To(ContainSubstring(", shard 1/4\n"))
+		Expect(campaign(dir).Shard).To(Equal(&reports.Shard{Index: 1, Count: 4}))
+		Expect(campaign(dir).Interleavings).To(Equal(1))
+
+		_, _, err = fuzz("--interleavings", "4", "--seed", "8", "--shard", "2/4", "--out", dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(campaign(dir).Shard).To(Equal(&reports.Shard{Index: 2, Count: 4}), "--shard wins over the Job's")
+
+		GinkgoT().Setenv("JOB_COMPLETIONS", "")
+		_, _, err = fuzz("--interleavings", "4", "--seed", "8", "--out", dir)
+		Expect(err).To(MatchError(ContainSubstring("JOB_COMPLETION_INDEX")))
 	})
 
 	DescribeTable("refuses bad flags",
@@ -494,5 +569,17 @@ var _ = Describe("conflictlab fuzz", func() {
 		Entry("clients", "--clients 5", "--clients", "5"),
 		Entry("strategy", `--strategy "lazy"`, "--strategy", "lazy"),
 		Entry("duration", "--duration must be positive", "--duration", "0s"),
+		Entry("interleavings", "--interleavings -1", "--interleavings", "-1"),
+		Entry("workers", "--workers -2", "--workers", "-2"),
+		Entry("a shard 0", "--shard: a shard is i/n with 1 ≤ i ≤ n", "--shard", "0/3", "--seed", "1"),
+		Entry("a shard past n", "--shard: a shard is i/n with 1 ≤ i ≤ n", "--shard", "4/3", "--seed", "1"),
+		Entry("a shard that is not i/n", "--shard: a shard is i/n", "--shard", "two", "--seed", "1"),
+		Entry("a shard without a seed", "--shard 2/3 needs --seed", "--shard", "2/3"),
 	)
+
+	It("plays one interleaving at a time against another server", func() {
+		base, _, _, _, _ := serve("--sim-clock")
+		_, _, err := fuzz("--server", base, "--workers", "2", "--duration", "1s", "--out", GinkgoT().TempDir())
+		Expect(err).To(MatchError(ContainSubstring("--workers 2: against --server or --target a campaign plays one interleaving at a time")))
+	})
 })

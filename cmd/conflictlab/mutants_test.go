@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -32,5 +34,16 @@ var _ = Describe("conflictlab fuzz against a broken client", func() {
 		cmd.SetOut(&runOut)
 		Expect(cmd.Execute()).To(MatchError(errFailed), "still broken: the replay fails too")
 		Expect(runOut.String()).To(ContainSubstring("property: P2"))
+
+		By("playing the failing interleaving alone, from its seed")
+		seed := regexp.MustCompile(`\nFAIL at interleaving \d+ \(seed (\d+)\), after \d+ interleavings with the shrink's: `).FindStringSubmatch(out)
+		Expect(seed).NotTo(BeNil(), out)
+		alone := regexp.MustCompile(`(?m)^that interleaving alone: conflictlab fuzz (.*) --out \S+$`).FindStringSubmatch(out)
+		Expect(alone).NotTo(BeNil(), out)
+		Expect(alone[1]).To(Equal("--seed " + seed[1] + " --interleavings 1 --strategy manual --clients 2"))
+		again, _, err := fuzz(append(strings.Fields(alone[1]), "--out", GinkgoT().TempDir())...)
+		Expect(err).To(MatchError(errFailed))
+		Expect(again).To(ContainSubstring("FAIL at interleaving 0 (seed " + seed[1] + ")"))
+		Expect(again).To(ContainSubstring("P2 (purge) violated"))
 	})
 })

@@ -76,7 +76,7 @@ var _ = Describe("certifying the real Node backend", Ordered, Label("node"), fun
 
 	It("holds every property over a bounded campaign", func() {
 		out := properties.Campaign{Config: properties.Config{Target: node, Faults: true, SQLite: true}, Duration: 5 * time.Second,
-			Seed: 1, ChecksPerRound: 10}.Run(ctx)
+			Seed: 1}.Run(ctx)
 		Expect(out.Failed).To(BeFalse(), out.Message)
 		Expect(out.Stats.Runs).To(BeNumerically(">", 0))
 	})
