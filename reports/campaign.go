@@ -18,7 +18,7 @@ type Campaign struct {
 	Clients  int    `json:"clients,omitempty"`
 	// Status is Passed when no property was violated, Failed when one was.
 	Status Status `json:"status"`
-	// Seed is the first round's seed; round i used Seed+i.
+	// Seed is the campaign's seed; interleaving i used Seed+i.
 	Seed uint64 `json:"seed"`
 	// Shard is set when this campaign is one shard of several (--shard i/n); a merged
 	// campaign has it nil and lists its shards under Shards.
