@@ -27,7 +27,7 @@ REPORT_FUZZTIME ?= 20s
 test: test-setup
 	env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
 		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=14m $(GINKGO_FLAGS)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target fuzz-targets test-js test-campaign FUZZTIME=$(TEST_FUZZTIME)
+	@$(MAKE) --no-print-directory -j2 --output-sync=line fuzz-targets test-js test-campaign FUZZTIME=$(TEST_FUZZTIME)
 
 # test-campaign: a short property campaign through the CLI, as users run it
 test-campaign:
@@ -37,7 +37,7 @@ test-campaign:
 ## driver compile their sqlite modules, while Go vets, builds (pure Go: the SQLite store must
 ## not need cgo) and compiles the race-enabled test binaries
 test-setup:
-	@$(MAKE) --no-print-directory -j4 --output-sync=target chromium peers drivers go-ready
+	@$(MAKE) --no-print-directory -j4 --output-sync=line chromium peers drivers go-ready
 
 go-ready:
 	$(GO) vet ./...
