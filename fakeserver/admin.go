@@ -220,6 +220,17 @@ func (s *Server) adminInfo(w http.ResponseWriter, r *http.Request) {
 		"hardDelete":     s.cfg.HardDelete,
 		"personality":    s.cfg.Personality,
 		"history":        s.HistoryStats(),
+		// What else a run may need to know it cannot change by a reset (the conformance
+		// suite skips what the server was not started for); whether credentials are
+		// wanted, never what they are.
+		"hardDeleteTables":  s.cfg.HardDeleteTables,
+		"deleteNoContent":   s.cfg.DeleteNoContent,
+		"requiresAppKey":    s.cfg.AppKey != "",
+		"requiresAuthToken": s.cfg.AuthToken != "",
+		"historyBodyBytes":  s.cfg.HistoryBodyBytes,
+		"queryWork":         s.cfg.QueryWork,
+		"queryStringBytes":  s.cfg.QueryStringBytes,
+		"queryTimeoutMs":    s.cfg.QueryTimeout.Milliseconds(),
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, info, "")
