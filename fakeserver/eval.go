@@ -11,6 +11,16 @@ import (
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
+// queryEval is a query that evaluates expressions over rows: it holds the rows as they were
+// when the query was applied under the lock, and runs after the lock is released, within the
+// server's query limits (Config.QueryWork, QueryStringBytes, QueryTimeout).
+type queryEval interface {
+	// run evaluates the query into its page; a limit met is a 400.
+	run(ctx context.Context) (*page, *Error)
+	// done completes the query's result with its page.
+	done(res result, p *page) result
+}
+
 // evalPlan is a query the indexes cannot answer: its $filter and $orderby are evaluated over
 // the rows. It holds the table's rows as they were when the query was applied (records never
 // change once stored), so it runs after the server's lock is released: a long evaluation
@@ -101,6 +111,8 @@ func (pl *evalPlan) run(ctx context.Context) (*page, *Error) {
 	}
 	return p, nil
 }
+
+func (pl *evalPlan) done(res result, p *page) result { return pageDone(res, p, pl.q, pl.pageSize) }
 
 // statusClientClosed is what the history records for a query its client abandoned (nginx's
 // 499: no client sees it).

@@ -379,7 +379,7 @@ func (s *Server) apply(r *http.Request, run func(ev *Event) result) result {
 	return res
 }
 
-// evaluate runs a query's evalPlan into its page.
+// evaluate runs a query's plan into its page.
 func (s *Server) evaluate(ctx context.Context, res result) result {
 	pl := res.eval
 	res.eval = nil
@@ -387,7 +387,7 @@ func (s *Server) evaluate(ctx context.Context, res result) result {
 	if err != nil {
 		return withErr(res, err)
 	}
-	return pageDone(res, p, pl.q, s.cfg.PageSize)
+	return pl.done(res, p)
 }
 
 // request is what the handlers read off every table request before touching the tables.

@@ -132,16 +132,21 @@ func nodeFailf(status int, format string, args ...any) *nodeFail {
 // null where the row has no value, and the version as the row's own tag. sel, when not nil,
 // keeps only those columns (already resolved to the schema's spelling).
 func nodeRow(t *table, r *record, sel []string) map[string]any {
+	return nodeRowCols(t.columnList(), r, sel)
+}
+
+// nodeRowCols is nodeRow over a schema read earlier, under the lock.
+func nodeRowCols(cols []column, r *record, sel []string) map[string]any {
 	if sel != nil {
-		full := nodeRow(t, r, nil)
+		full := nodeRowCols(cols, r, nil)
 		out := make(map[string]any, len(sel))
 		for _, c := range sel {
 			out[c] = full[c]
 		}
 		return out
 	}
-	out := make(map[string]any, len(t.columns)+5)
-	for _, c := range t.columns {
+	out := make(map[string]any, len(cols)+5)
+	for _, c := range cols {
 		out[c.name] = r.data[c.name]
 	}
 	out[colID] = r.id

@@ -1,12 +1,14 @@
 package fakeserver
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
@@ -231,48 +233,67 @@ func (s *Server) nodeQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.ev.IncludeDeleted = q.includeDeleted
-	var rows []map[string]any
-	var count int
+	var pl *nodePlan
 	res := s.apply(r, func(*Event) result {
 		t, err := s.table(name)
 		if err != nil {
 			return withErr(result{table: name}, err)
 		}
-		p, sel := s.nodeRunLocked(t, q)
-		rows = make([]map[string]any, len(p.rows))
-		for i, rec := range p.rows {
-			rows[i] = nodeRow(t, rec, sel)
+		pl = s.nodePlanLocked(t, q)
+		if pl.answered != nil {
+			return result{status: http.StatusOK, table: name, page: pl.answered}
 		}
-		count = p.count
-		return result{status: http.StatusOK, table: name, page: p, rows: len(p.rows)}
+		// Evaluated after the lock is released, within the query limits, as the default
+		// personality's queries are: one costly $filter holds up nobody.
+		return result{table: name, eval: pl}
 	})
 	if res.err != nil {
 		s.nodeError(w, r, res.status, res.err.Message)
 		return
 	}
+	rows := make([]map[string]any, len(res.page.rows))
+	for i, rec := range res.page.rows {
+		rows[i] = nodeRowCols(pl.cols, rec, pl.sel)
+	}
 	if q.take >= 0 && len(rows) == q.take {
 		w.Header().Set("Link", nodeNextLink(r, q, len(rows)))
 	}
 	var out any = rows
-	if q.inlineCount && count >= 0 {
-		out = map[string]any{"results": rows, "count": count}
+	if q.inlineCount && res.page.count >= 0 {
+		out = map[string]any{"results": rows, "count": res.page.count}
 	}
 	nodeJSON(w, http.StatusOK, out, "", true)
 }
 
-// nodeRunLocked runs q over t: the rows in insertion order (SQLite's rowid order, which also
-// breaks $orderby's ties), filtered, ordered, then OFFSET and LIMIT. A count of -1 means the
-// read failed into an empty answer, which has no count.
-func (s *Server) nodeRunLocked(t *table, q *nodeQueryOpts) (*page, []string) {
-	p := &page{nextTop: -1}
-	var sel []string
+// nodePlan is a query over a table as the provider runs it: the rows in insertion order
+// (SQLite's rowid order, which also breaks $orderby's ties), filtered, ordered, then OFFSET
+// and LIMIT. It holds the rows and the schema as they were under the lock, and is evaluated
+// after the lock is released, within the server's query limits.
+type nodePlan struct {
+	q       *nodeQueryOpts
+	cols    []column // the table's schema
+	sel     []string // $select, resolved to the schema's spelling
+	rows    []*record
+	filter  *odata.Program[map[string]any]
+	keys    []*odata.Program[map[string]any]
+	limits  odata.Limits
+	timeout time.Duration
+	// answered is the page of a query that needs no evaluation: one that names what the
+	// table lacks (the provider's read fails into an empty answer, which has no count: -1),
+	// or one of a table declared and never written.
+	answered *page
+}
+
+// nodePlanLocked prepares q over t; call it under the lock.
+func (s *Server) nodePlanLocked(t *table, q *nodeQueryOpts) *nodePlan {
+	pl := &nodePlan{q: q, limits: odata.Limits{Work: s.cfg.QueryWork, MaxString: s.cfg.QueryStringBytes}, timeout: s.cfg.QueryTimeout}
 	empty := q.empty
 	for _, c := range q.sel {
 		n := nodeColumn(t, c)
 		if n == "" {
 			empty = true
 		}
-		sel = append(sel, n)
+		pl.sel = append(pl.sel, n)
 	}
 	var refs []string
 	if q.filter != nil {
@@ -286,35 +307,76 @@ func (s *Server) nodeRunLocked(t *table, q *nodeQueryOpts) (*page, []string) {
 			empty = true
 		}
 	}
-	if empty {
-		p.count = -1
-		return p, sel
+	switch {
+	case empty:
+		pl.answered = &page{nextTop: -1, count: -1}
+		return pl
+	case t == nil: // declared, never written: Node created it with its system columns
+		pl.answered = &page{nextTop: -1}
+		return pl
 	}
-	if t == nil { // declared, never written: Node created it with its system columns
-		return p, sel
-	}
+	pl.cols = t.columnList()
 	idx := t.index()
-	all := make([]*record, 0, len(idx))
-	for _, sl := range idx {
-		all = append(all, sl.rec)
+	pl.rows = make([]*record, len(idx))
+	for i, sl := range idx {
+		pl.rows[i] = sl.rec
 	}
-	slices.SortFunc(all, func(a, b *record) int { return cmpUint(a.rowid, b.rowid) })
+	if q.filter != nil {
+		pl.filter = odata.CompileMap(q.filter)
+	}
+	for _, o := range q.orderBy {
+		pl.keys = append(pl.keys, odata.CompileMap(o.Expr))
+	}
+	return pl
+}
+
+func (pl *nodePlan) run(ctx context.Context) (*page, *Error) {
+	q := pl.q
+	slices.SortFunc(pl.rows, func(a, b *record) int { return cmpUint(a.rowid, b.rowid) })
+	budget := odata.NewBudget(pl.limits)
+	deadline := time.Now().Add(pl.timeout)
+	tooLong := func() *Error {
+		return badRequest("the query took longer than this server's limit of %v to evaluate over %d rows: narrow the $filter, or raise the limit (QueryTimeout, serve --query-timeout)", pl.timeout, len(pl.rows))
+	}
 	type hit struct {
 		rec  *record
 		keys []any
 	}
+	// Without an $orderby or a count, the first matches in rowid order are the page: stop
+	// there, as SQLite's LIMIT does.
+	need := -1
+	if len(pl.keys) == 0 && !q.inlineCount && q.take >= 0 {
+		need = max(q.skip, 0) + q.take
+	}
 	var hits []hit
-	for _, rec := range all {
+	for i, rec := range pl.rows {
+		if len(hits) == need {
+			break
+		}
+		if i&255 == 255 {
+			if err := ctx.Err(); err != nil {
+				return nil, errorf(statusClientClosed, "the client went away while its query was evaluated")
+			}
+			if time.Now().After(deadline) {
+				return nil, tooLong()
+			}
+		}
 		if rec.deleted && !q.includeDeleted {
 			continue
 		}
-		row := nodeEvalRow(t, rec)
-		if q.filter != nil && !odata.Match(q.filter, row) {
+		row := nodeEvalRow(pl.cols, rec)
+		if pl.filter != nil && !pl.filter.Match(row, budget) {
+			if err := budget.Err(); err != nil {
+				return nil, tooCostly(err)
+			}
 			continue
 		}
 		h := hit{rec: rec}
-		for _, o := range q.orderBy {
-			h.keys = append(h.keys, odata.Eval(o.Expr, row))
+		for _, k := range pl.keys {
+			h.keys = append(h.keys, k.Eval(row, budget))
+		}
+		if err := budget.Err(); err != nil {
+			return nil, tooCostly(err)
 		}
 		hits = append(hits, h)
 	}
@@ -330,7 +392,7 @@ func (s *Server) nodeRunLocked(t *table, q *nodeQueryOpts) (*page, []string) {
 		}
 		return 0
 	})
-	p.count = len(hits)
+	p := &page{nextTop: -1, count: len(hits)}
 	start := 0
 	if q.skip > 0 {
 		start = q.skip
@@ -338,7 +400,12 @@ func (s *Server) nodeRunLocked(t *table, q *nodeQueryOpts) (*page, []string) {
 	for i := start; i < len(hits) && (q.take < 0 || len(p.rows) < q.take); i++ {
 		p.rows = append(p.rows, hits[i].rec)
 	}
-	return p, sel
+	return p, nil
+}
+
+func (pl *nodePlan) done(res result, p *page) result {
+	res.status, res.page, res.rows = http.StatusOK, p, len(p.rows)
+	return res
 }
 
 func cmpUint(a, b uint64) int {
@@ -366,9 +433,9 @@ func sqliteCompare(a, b any) int {
 
 // nodeEvalRow is a row as the provider's SQL sees it: every schema column (null when unset),
 // the system columns with times as instants and the version as its tag.
-func nodeEvalRow(t *table, r *record) map[string]any {
-	row := make(map[string]any, len(t.columns)+5)
-	for _, c := range t.columns {
+func nodeEvalRow(cols []column, r *record) map[string]any {
+	row := make(map[string]any, len(cols)+5)
+	for _, c := range cols {
 		row[c.name] = r.data[c.name]
 	}
 	row[colID] = r.id

@@ -387,7 +387,7 @@ type result struct {
 	rows    int
 	page    *page
 	// eval, when set, is a query still to be evaluated, outside the lock.
-	eval *evalPlan
+	eval queryEval
 }
 
 // conditional notes on ev the versions a write is conditional on.

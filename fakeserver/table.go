@@ -85,6 +85,19 @@ type column struct {
 	ord  int // the column's place in records' cols
 }
 
+// columnList is the table's columns, in no set order: a copy a query can read after the lock
+// is released, while writes add columns to the table.
+func (t *table) columnList() []column {
+	if t == nil {
+		return nil
+	}
+	out := make([]column, 0, len(t.columns))
+	for _, c := range t.columns {
+		out = append(out, c)
+	}
+	return out
+}
+
 func newTable(name string, hardDelete bool) *table {
 	return &table{name: name, rows: map[string]*slot{}, columns: map[string]column{}, hardDelete: hardDelete}
 }
