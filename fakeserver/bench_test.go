@@ -42,6 +42,7 @@ func serve(b *testing.B, h http.Handler, method, target, body string, kv ...stri
 
 // BenchmarkIncrementalPage is one page of the SDKs' incremental-sync query over 1000 rows.
 func BenchmarkIncrementalPage(b *testing.B) {
+	inProcessBenchmark(b)
 	h := benchServer(b, 1000).Handler()
 	target := "/tables/todoitem?$filter=" + url.QueryEscape("(updatedAt ge datetimeoffset'2014-06-09T23:40:04.500Z')") +
 		"&$orderby=updatedAt&$skip=0&$top=50&__includeDeleted=true"
@@ -52,6 +53,7 @@ func BenchmarkIncrementalPage(b *testing.B) {
 
 // BenchmarkConditionalUpdate is a PATCH with a matching If-Match, the push of one update.
 func BenchmarkConditionalUpdate(b *testing.B) {
+	inProcessBenchmark(b)
 	srv := benchServer(b, 1000)
 	h := srv.Handler()
 	for b.Loop() {
@@ -62,6 +64,7 @@ func BenchmarkConditionalUpdate(b *testing.B) {
 
 // BenchmarkInsert is a POST of a new row.
 func BenchmarkInsert(b *testing.B) {
+	inProcessBenchmark(b)
 	h := benchServer(b, 0).Handler()
 	i := 0
 	for b.Loop() {
@@ -76,6 +79,7 @@ const queryBenchRows = 100_000
 // BenchmarkQueryFullPullPage is one page from the middle of a full pull of a 100k-row table:
 // no $filter, no $orderby, tombstones included, as the SDKs' first pull asks.
 func BenchmarkQueryFullPullPage(b *testing.B) {
+	inProcessBenchmark(b)
 	h := benchServer(b, queryBenchRows).Handler()
 	target := "/tables/todoitem?$top=50&$skip=50000&__includeDeleted=true"
 	for b.Loop() {
@@ -86,6 +90,7 @@ func BenchmarkQueryFullPullPage(b *testing.B) {
 // BenchmarkQueryLivePage is the same page without __includeDeleted, over a table where every
 // tenth row is a tombstone, so the server has to skip deleted rows.
 func BenchmarkQueryLivePage(b *testing.B) {
+	inProcessBenchmark(b)
 	srv := benchServer(b, queryBenchRows)
 	for i := 0; i < queryBenchRows; i += 10 {
 		if _, err := srv.Delete("todoitem", fmt.Sprintf("r%05d", i)); err != nil {
@@ -102,6 +107,7 @@ func BenchmarkQueryLivePage(b *testing.B) {
 // BenchmarkQueryIncrementalPage is one page from the middle of an incremental pull of a
 // 100k-row table: every row matches the SDKs' updatedAt filter.
 func BenchmarkQueryIncrementalPage(b *testing.B) {
+	inProcessBenchmark(b)
 	h := benchServer(b, queryBenchRows).Handler()
 	target := "/tables/todoitem?$filter=" + url.QueryEscape("(updatedAt ge datetimeoffset'2014-06-09T23:40:04.297Z')") +
 		"&$orderby=updatedAt&$skip=50000&$top=50&__includeDeleted=true"
@@ -113,6 +119,7 @@ func BenchmarkQueryIncrementalPage(b *testing.B) {
 // BenchmarkQueryFilterPage is one page of a query the index cannot answer, a filter on a user
 // column and an $orderby, over a 100k-row table: the general path.
 func BenchmarkQueryFilterPage(b *testing.B) {
+	inProcessBenchmark(b)
 	h := benchServer(b, queryBenchRows).Handler()
 	target := "/tables/todoitem?$filter=" + url.QueryEscape("complete eq true and n ge 20000") +
 		"&$orderby=" + url.QueryEscape("n desc") + "&$skip=10000&$top=50"
@@ -124,6 +131,7 @@ func BenchmarkQueryFilterPage(b *testing.B) {
 // BenchmarkQueryFullPull is a whole full pull of a 100k-row table, page by page (2000 pages
 // of 50), server side only.
 func BenchmarkQueryFullPull(b *testing.B) {
+	inProcessBenchmark(b)
 	h := benchServer(b, queryBenchRows).Handler()
 	for b.Loop() {
 		for skip := 0; skip < queryBenchRows; skip += 50 {

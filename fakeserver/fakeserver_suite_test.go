@@ -2,6 +2,7 @@ package fakeserver_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,10 +16,19 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// The conformance suite: docs/protocol.md, request by request, against the server over HTTP.
+// The conformance suite: docs/protocol.md, request by request, against the server over HTTP:
+// a fake server in this process, or the server CONFLICTLAB_SERVER or CONFLICTLAB_TARGET names
+// (remote_test.go).
 func TestFakeserver(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "fakeserver conformance")
+	if err := connectRemote(context.Background()); err != nil {
+		t.Fatalf("the server to test: %v", err)
+	}
+	name := "fakeserver conformance"
+	if remote != nil {
+		name += " against " + remote.target.String()
+	}
+	RunSpecs(t, name)
 }
 
 // t0 is where the suite's simulated clocks start.
@@ -30,11 +40,27 @@ type peer struct {
 	base    string
 	dialect fakeserver.Dialect
 	headers map[string]string
+	// srv is the server under test it talks to (nil: a server of the spec's own).
+	srv *server
 }
 
-// startServer starts srv for the current spec and returns a peer for it; both stop with it.
-func startServer(cfg fakeserver.Config) (*fakeserver.Server, *peer) {
+// startServer starts the server under test as cfg describes it, for the current spec, and
+// returns a peer for it; both stop with the spec. In process it is a new fake server (on the
+// suite's simulated clock unless cfg names one); remote, it is the remote server, reset to
+// cfg, or the spec is skipped with the reason it cannot be.
+func startServer(cfg fakeserver.Config) (*server, *peer) {
 	GinkgoHelper()
+	if remote != nil {
+		s := remote.start(cfg)
+		p := &peer{base: remote.target.URL, dialect: s.dialect, headers: map[string]string{"X-ZUMO-INSTALLATION-ID": "phone"}, srv: s}
+		if s.dialect == fakeserver.V2 {
+			p.headers["ZUMO-API-VERSION"] = "2.0.0"
+		}
+		if a := remote.target.Auth; a.Token != "" || a.AppKey != "" {
+			p = p.with("X-ZUMO-AUTH", a.Token, "X-ZUMO-APPLICATION", a.AppKey)
+		}
+		return s, p
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = fakeserver.SimClock(t0)
 	}
@@ -42,10 +68,41 @@ func startServer(cfg fakeserver.Config) (*fakeserver.Server, *peer) {
 	Expect(err).NotTo(HaveOccurred())
 	ts := srv.Start()
 	DeferCleanup(ts.Close)
-	return srv, newPeer(ts, srv.Config().Dialect)
+	s := inProcess(srv)
+	p := peerOf(ts, srv.Config().Dialect)
+	p.srv = s
+	return s, p
 }
 
+// startServerOrDefer is startServer for a BeforeEach whose specs may start a server of their
+// own instead: when the remote server cannot be this one, the spec is skipped only if it
+// uses it (so a spec that needs --max-top 10 runs against a server started so, though the
+// server of its BeforeEach has the default).
+func startServerOrDefer(cfg fakeserver.Config) (*server, *peer) {
+	GinkgoHelper()
+	if remote != nil {
+		if why := remote.cannot(cfg); why != "" {
+			return unavailable(why)
+		}
+	}
+	return startServer(cfg)
+}
+
+// unavailable is a server, and a peer of it, that skip the spec that uses them.
+func unavailable(why string) (*server, *peer) {
+	s := &server{remote: remote, unavailable: why}
+	return s, &peer{base: remote.target.URL, headers: map[string]string{}, srv: s}
+}
+
+// newPeer is a peer of a server the spec started itself, in this process: such a spec says
+// nothing of a remote server, and is skipped against one.
 func newPeer(ts *httptest.Server, d fakeserver.Dialect) *peer {
+	GinkgoHelper()
+	inProcessOnly("starts a server of its own in this process")
+	return peerOf(ts, d)
+}
+
+func peerOf(ts *httptest.Server, d fakeserver.Dialect) *peer {
 	p := &peer{base: ts.URL, dialect: d, headers: map[string]string{"X-ZUMO-INSTALLATION-ID": "phone"}}
 	if d == fakeserver.V2 {
 		p.headers["ZUMO-API-VERSION"] = "2.0.0"
@@ -55,7 +112,7 @@ func newPeer(ts *httptest.Server, d fakeserver.Dialect) *peer {
 
 // with returns a copy of p that also sends the given header pairs (a value "" removes one).
 func (p *peer) with(kv ...string) *peer {
-	c := &peer{base: p.base, dialect: p.dialect, headers: map[string]string{}}
+	c := &peer{base: p.base, dialect: p.dialect, headers: map[string]string{}, srv: p.srv}
 	for k, v := range p.headers {
 		c.headers[k] = v
 	}
@@ -130,8 +187,17 @@ func (p *peer) do(method, path string, body any, kv ...string) *response {
 		Expect(err).NotTo(HaveOccurred())
 		rd = bytes.NewReader(data)
 	}
+	if p.srv != nil {
+		p.srv.live()
+		if remote != nil {
+			remote.checkRequest(path)
+		}
+	}
 	req, err := http.NewRequest(method, p.base+path, rd)
 	Expect(err).NotTo(HaveOccurred())
+	if remote != nil && p.srv != nil {
+		remote.authorize(req)
+	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -145,6 +211,7 @@ func (p *peer) do(method, path string, body any, kv ...string) *response {
 // is JSON.
 func roundTrip(req *http.Request) *response {
 	GinkgoHelper()
+	countRemote(req.URL.String())
 	res, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer res.Body.Close()
@@ -167,9 +234,13 @@ func (p *peer) insert(table string, item map[string]any) map[string]any {
 	return r.Object()
 }
 
-// HaveErrorBody matches the JSON error body of a dialect.
+// HaveErrorBody matches the JSON error body of a dialect. The wording of the message is the
+// fake server's: against another server only its presence is checked.
 func haveErrorBody(d fakeserver.Dialect, status int, fragment string) OmegaMatcher {
 	m := HaveKeyWithValue("error", ContainSubstring(fragment))
+	if remote != nil && !remote.conflictlab() {
+		m = HaveKeyWithValue("error", And(BeAssignableToTypeOf(""), Not(BeEmpty())))
+	}
 	if d == fakeserver.V1 {
 		return And(m, HaveKeyWithValue("code", BeEquivalentTo(status)))
 	}

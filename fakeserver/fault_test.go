@@ -1,6 +1,7 @@
 package fakeserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,24 +22,36 @@ import (
 )
 
 // faultBench is a server with faults and a raw HTTP client that reports network errors
-// instead of failing on them.
+// instead of failing on them: a fake server in this process, or the remote server under test.
 type faultBench struct {
-	srv  *fakeserver.Server
-	ts   *httptest.Server
+	srv  *server
+	base string
+	ts   *httptest.Server // in process
 	hc   *http.Client
-	open atomic.Int64 // server-side connections not yet closed
+	open atomic.Int64 // in process: server-side connections not yet closed
 }
 
 func newFaultBench(cfg fakeserver.Config) *faultBench {
 	GinkgoHelper()
-	if cfg.Clock == nil {
-		cfg.Clock = fakeserver.SimClock(t0)
-	}
 	if cfg.Seed == 0 {
 		cfg.Seed = 7
 	}
-	b := &faultBench{srv: fakeserver.New(cfg)}
-	b.ts = httptest.NewUnstartedServer(b.srv.Handler())
+	b := &faultBench{hc: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}}
+	if remote != nil {
+		b.srv = remote.start(cfg)
+		if !remote.conflictlab() {
+			Skip("injects faults through the admin API of a conflictlab server")
+		}
+		b.base = remote.target.URL
+		DeferCleanup(b.close)
+		return b
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = fakeserver.SimClock(t0)
+	}
+	srv := fakeserver.New(cfg)
+	b.srv = inProcess(srv)
+	b.ts = httptest.NewUnstartedServer(srv.Handler())
 	b.ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
@@ -48,16 +61,24 @@ func newFaultBench(cfg fakeserver.Config) *faultBench {
 		}
 	}
 	b.ts.Start()
-	b.hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	b.base = b.ts.URL
 	DeferCleanup(b.close)
 	return b
 }
 
-// close stops the server and the client's idle connections; it may run twice.
+// close heals every fault (releasing held requests) and stops the server and the client's
+// idle connections; it may run twice.
 func (b *faultBench) close() {
-	b.srv.Faults().Reset()
+	switch {
+	case b.srv.srv != nil:
+		b.srv.srv.Faults().Reset()
+	case b.srv.gen == remote.gen:
+		_, _ = remote.call(context.Background(), "DELETE", "/_conflictlab/faults", nil, nil)
+	}
 	b.hc.CloseIdleConnections()
-	b.ts.Close()
+	if b.ts != nil {
+		b.ts.Close()
+	}
 }
 
 // add puts a rule, written in YAML or JSON, in force.
@@ -90,8 +111,13 @@ func (b *faultBench) sendWith(hc *http.Client, method, path, body string, kv ...
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, b.ts.URL+path, rd)
+	b.srv.live()
+	req, err := http.NewRequest(method, b.base+path, rd)
 	Expect(err).NotTo(HaveOccurred())
+	if remote != nil {
+		remote.authorize(req)
+		countRemote(req.URL.String())
+	}
 	req.Header.Set("ZUMO-API-VERSION", "2.0.0")
 	req.Header.Set("X-ZUMO-INSTALLATION-ID", "phone")
 	if rd != nil {
@@ -162,6 +188,8 @@ var sampleRules = map[string]fakeserver.Rule{
 }
 
 var _ = Describe("fault rules", Label("faults"), func() {
+	BeforeEach(func() { inProcessOnly("parses and keeps fault rules with the Go API") })
+
 	It("has a sample rule for every action, and every action has a summary", func() {
 		for _, a := range fakeserver.Actions() {
 			Expect(sampleRules).To(HaveKey(a[0]))
@@ -477,27 +505,29 @@ var _ = Describe("every fault action, against the server alone", Label("faults")
 	})
 
 	It("clock-skew shifts the updatedAt of matching writes, backwards too", func() {
+		needSuiteClock()
 		b.insert("e1", "eggs")
 		b.add(`{action: clock-skew, params: {ms: -60000}, match: {id: e2}}`)
 		b.insert("e2", "milk")
 		b.insert("e3", "bread")
-		at := func(id string) time.Time {
+		stamp := func(id string) time.Time {
 			row, _ := b.srv.Row("todoitem", id)
 			t, err := time.Parse(time.RFC3339Nano, row["updatedAt"].(string))
 			Expect(err).NotTo(HaveOccurred())
 			return t
 		}
-		Expect(at("e2")).To(Equal(at("e1").Add(-time.Minute + time.Millisecond)))
-		Expect(at("e3")).To(Equal(at("e1").Add(2 * time.Millisecond)))
+		Expect(stamp("e2")).To(Equal(stamp("e1").Add(-time.Minute + time.Millisecond)))
+		Expect(stamp("e3")).To(Equal(stamp("e1").Add(2 * time.Millisecond)))
 		Expect(b.last().Faults).To(BeEmpty())
 
 		_, err := b.srv.Write("todoitem", "e2", map[string]any{"text": "oat milk"})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(at("e2")).To(Equal(at("e1").Add(-time.Minute+3*time.Millisecond)), "another writer shares the clock")
+		Expect(stamp("e2")).To(Equal(stamp("e1").Add(-time.Minute+3*time.Millisecond)), "another writer shares the clock")
 		Expect(b.last()).To(MatchFields(IgnoreExtras, Fields{"Source": Equal(fakeserver.SourceDirect), "Faults": Equal(hit("f1", "clock-skew"))}))
 	})
 
 	It("clock-freeze gives every matching write one updatedAt until healed", func() {
+		needSuiteClock() // on a real clock, a write after the heal may share the frozen millisecond
 		b.add(`{action: clock-freeze}`)
 		for _, id := range []string{"e1", "e2", "e3"} {
 			b.insert(id, id)
@@ -517,6 +547,7 @@ var _ = Describe("every fault action, against the server alone", Label("faults")
 
 	It("page-shift inserts rows before the cursor of a later page, so $skip paging repeats rows", func() {
 		pb := newFaultBench(fakeserver.Config{PageSize: 2})
+		needSuiteClock() // the shifted rows are stamped later than the rows before them
 		for _, id := range []string{"a", "b", "c", "d"} {
 			pb.insert(id, id)
 		}
@@ -549,12 +580,12 @@ var _ = Describe("every fault action, against the server alone", Label("faults")
 			pb.insert(id, id)
 		}
 		pb.add(`{action: page-shift, match: {op: query}}`)
-		query := "/tables/todoitem?$orderby=updatedAt&$filter=updatedAt%20ge%20datetimeoffset'2014-06-09T23:40:04.297Z'"
+		query := "/tables/todoitem?$orderby=updatedAt&$filter=updatedAt%20ge%20datetimeoffset'" + at(0) + "'"
 		Expect(ids(pb.send("GET", query+"&$skip=0", "").body)).To(Equal([]string{"a", "b"}))
 		Expect(ids(pb.send("GET", query+"&$skip=2", "").body)).To(Equal([]string{"b", "c"}),
 			"one row shifted in at the same updatedAt, before the cursor")
 		row, _ := pb.srv.Row("todoitem", "!shift-000001")
-		Expect(row["updatedAt"]).To(Equal("2014-06-09T23:40:04.297Z"))
+		Expect(row["updatedAt"]).To(Equal(at(0)))
 	})
 })
 
@@ -733,6 +764,8 @@ var _ = Describe("the faults admin API", Label("faults", "admin"), func() {
 })
 
 var _ = Describe("faults leave no goroutines or connections behind", Label("faults", "leaks"), func() {
+	BeforeEach(func() { inProcessOnly("counts the goroutines and connections of this process") })
+
 	DescribeTable("after the client meets the fault and everything is closed",
 		func(rule string, clientTimeout time.Duration) {
 			defer goleak.VerifyNone(GinkgoT(), goleak.IgnoreCurrent())

@@ -46,7 +46,7 @@ var _ = Describe("History", func() {
 			"Seq": BeEquivalentTo(1), "Source": Equal("http"), "Client": Equal("phone"), "Method": Equal("POST"),
 			"Path": Equal("/tables/todoitem"), "Op": Equal(fakeserver.OpInsert), "Table": Equal("todoitem"),
 			"ItemID": Equal("e1"), "Status": Equal(201), "VersionBefore": BeEmpty(),
-			"VersionAfter": Equal(version(1)), "Applied": BeTrue(), "Time": Equal(t0), "UpdatedAt": Equal(t0),
+			"VersionAfter": Equal(version(1)), "Applied": BeTrue(), "Time": Equal(clockAt(0)), "UpdatedAt": Equal(clockAt(0)),
 		}))
 		Expect(h[1]).To(MatchFields(IgnoreExtras, Fields{
 			"Seq": BeEquivalentTo(2), "Client": HavePrefix("Go-http-client"), "Op": Equal(fakeserver.OpUpdate),
@@ -92,14 +92,14 @@ var _ = Describe("History", func() {
 })
 
 var _ = Describe("The Go API", func() {
-	var srv *fakeserver.Server
+	var srv *server
 	BeforeEach(func() { srv, _ = startServer(fakeserver.Config{}) })
 
 	It("writes like a request: versions, timestamps and the same refusals", func() {
 		row, err := srv.Insert("todoitem", map[string]any{"id": "e1", "text": "Buy eggs", "n": 3})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(row).To(Equal(map[string]any{"id": "e1", "text": "Buy eggs", "n": 3.0, "version": version(1),
-			"createdAt": "2014-06-09T23:40:04.297Z", "updatedAt": "2014-06-09T23:40:04.297Z", "deleted": false}))
+			"createdAt": at(0), "updatedAt": at(0), "deleted": false}))
 
 		_, err = srv.Insert("todoitem", map[string]any{"id": "e1"})
 		Expect(err).To(MatchError(fakeserver.ErrConflict))
@@ -132,6 +132,7 @@ var _ = Describe("The Go API", func() {
 	})
 
 	It("takes Go numbers of any integer or float type, and refuses non-finite ones", func() {
+		inProcessOnly("converts Go values, which the admin API receives as JSON")
 		type level int16
 		row, err := srv.Insert("nums", map[string]any{"id": "a", "i8": int8(-8), "u64": uint64(1 << 63), "u8": uint8(7),
 			"lv": level(3), "f32": float32(1.5), "t": time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC)})
@@ -168,6 +169,7 @@ var _ = Describe("The Go API", func() {
 	})
 
 	It("refuses an invalid configuration", func() {
+		inProcessOnly("builds servers with the Go API")
 		_, err := fakeserver.NewServer(fakeserver.Config{Dialect: "v3"})
 		Expect(err).To(MatchError(ContainSubstring("dialect")))
 		_, err = fakeserver.NewServer(fakeserver.Config{Tables: []string{"bad-name"}})
@@ -186,6 +188,7 @@ var _ = Describe("Clocks", func() {
 	})
 
 	It("a simulated clock moves by its step per write and by Advance", func() {
+		inProcessOnly("tests the Go type SimulatedClock")
 		c := fakeserver.SimClock(t0).WithStep(10 * time.Millisecond)
 		Expect(c.Stamp()).To(Equal(t0))
 		Expect(c.Now()).To(Equal(t0.Add(10 * time.Millisecond)))
@@ -195,6 +198,7 @@ var _ = Describe("Clocks", func() {
 	})
 
 	It("the real clock never goes backwards on its own, but Advance can turn it back", func() {
+		inProcessOnly("tests the Go type of the real clock")
 		c := fakeserver.RealClock()
 		prev := c.Stamp()
 		for range 1000 {
@@ -212,7 +216,7 @@ var _ = Describe("Clocks", func() {
 
 var _ = Describe("The admin API", func() {
 	var (
-		srv   *fakeserver.Server
+		srv   *server
 		p     *peer
 		admin *peer
 	)
@@ -224,8 +228,7 @@ var _ = Describe("The admin API", func() {
 	It("exports the history as JSON Lines", func() {
 		p.insert("todoitem", map[string]any{"id": "a"})
 		p.insert("todoitem", map[string]any{"id": "b"})
-		req, _ := http.NewRequest("GET", admin.base+"/_conflictlab/history?since=1", nil)
-		res, err := http.DefaultClient.Do(req)
+		res, err := http.DefaultClient.Do(adminRequest("GET", admin.base+"/_conflictlab/history?since=1"))
 		Expect(err).NotTo(HaveOccurred())
 		defer res.Body.Close()
 		Expect(res.Header.Get("Content-Type")).To(Equal("application/x-ndjson"))
@@ -270,25 +273,26 @@ var _ = Describe("The admin API", func() {
 
 	It("moves the clock", func() {
 		r := admin.do("POST", "/_conflictlab/clock", map[string]any{"advanceMs": 1000, "stepMs": 0})
-		Expect(r.Object()).To(Equal(map[string]any{"now": "2014-06-09T23:40:05.297Z", "simulated": true, "stepMs": 0.0}))
+		Expect(r.Object()).To(Equal(map[string]any{"now": at(1000), "simulated": true, "stepMs": 0.0}))
 		a := p.insert("t", map[string]any{})
 		b := p.insert("t", map[string]any{})
-		Expect(a["updatedAt"]).To(Equal("2014-06-09T23:40:05.297Z"))
+		Expect(a["updatedAt"]).To(Equal(at(1000)))
 		Expect(b["updatedAt"]).To(Equal(a["updatedAt"]))
 		Expect(admin.do("POST", "/_conflictlab/clock", map[string]any{"advance": 1}).Status).To(Equal(http.StatusBadRequest))
 		Expect(admin.do("POST", "/_conflictlab/clock", map[string]any{"advanceMs": int64(1) << 62}).Status).To(Equal(http.StatusBadRequest))
-		Expect(admin.do("GET", "/_conflictlab/clock", nil).Object()).To(HaveKeyWithValue("now", "2014-06-09T23:40:05.297Z"))
+		Expect(admin.do("GET", "/_conflictlab/clock", nil).Object()).To(HaveKeyWithValue("now", at(1000)))
 	})
 
 	It("answers loopback clients only", func() {
+		handlers := srv.Go("sends the handlers requests from another address")
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("POST", "/_conflictlab/reset", nil) // RemoteAddr 192.0.2.1
 		p.insert("todoitem", map[string]any{"id": "a"})
-		srv.Handler().ServeHTTP(rec, req)
+		handlers.Handler().ServeHTTP(rec, req)
 		Expect(rec.Code).To(Equal(http.StatusForbidden))
 		Expect(srv.Rows("todoitem")).To(HaveLen(1))
 		rec = httptest.NewRecorder()
-		srv.AdminHandler().ServeHTTP(rec, req)
+		handlers.AdminHandler().ServeHTTP(rec, req)
 		Expect(rec.Code).To(Equal(http.StatusForbidden), "on an address of its own too")
 		Expect(srv.Rows("todoitem")).To(HaveLen(1))
 

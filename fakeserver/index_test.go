@@ -32,9 +32,9 @@ var _ = Describe("Query indexes", func() {
 
 // indexModel is the reference: every row of every table as the last write returned it.
 type indexModel struct {
-	srv   *fakeserver.Server
+	srv   *server
 	peer  *peer
-	clock *fakeserver.SimulatedClock
+	clock *clock
 	rng   *rand.Rand
 	rows  map[string]map[string]map[string]any // table → lower-case id → row
 	ops   []string                             // what was done, for failure messages
@@ -46,10 +46,9 @@ var indexTables = []string{"soft", "hard"}
 
 func newIndexModel(d fakeserver.Dialect, seed uint64) *indexModel {
 	GinkgoHelper()
-	clock := fakeserver.SimClock(t0)
-	srv, p := startServer(fakeserver.Config{Dialect: d, Clock: clock, PageSize: indexPageSize,
+	srv, p := startServer(fakeserver.Config{Dialect: d, Clock: fakeserver.SimClock(t0), PageSize: indexPageSize,
 		HardDeleteTables: []string{"hard"}, Seed: int64(seed) + 1})
-	m := &indexModel{srv: srv, peer: p, clock: clock, rng: rand.New(rand.NewPCG(seed, 99))}
+	m := &indexModel{srv: srv, peer: p, clock: srv.Clock(), rng: rand.New(rand.NewPCG(seed, 99))}
 	m.reset()
 	return m
 }

@@ -15,6 +15,7 @@ import (
 // BenchmarkRequestKinds is each kind of request of the load's mix alone, in memory, against
 // the fake server and the no-work handler: what each costs the server, without the network.
 func BenchmarkRequestKinds(b *testing.B) {
+	inProcessBenchmark(b)
 	for _, kind := range []string{"lookup", "patch", "incremental", "filter"} {
 		for _, side := range []string{"baseline", "fake"} {
 			b.Run(kind+"/"+side, func(b *testing.B) {

@@ -38,6 +38,7 @@ var _ = Describe("Query limits", func() {
 
 	DescribeTable("refuses a query over a limit with a 400 that names it",
 		func(cfg fakeserver.Config, filter, fragment string) {
+			inProcessOnly("fills a server of its own with 3000 rows before serving it")
 			cfg.Clock = fakeserver.SimClock(t0)
 			srv, err := fakeserver.NewServer(cfg)
 			Expect(err).NotTo(HaveOccurred())
@@ -58,7 +59,34 @@ var _ = Describe("Query limits", func() {
 		Entry("the string limit", fakeserver.Config{QueryStringBytes: 1500}, "length(concat(text,text)) eq 0", "longer than the limit of 1500 bytes"),
 		Entry("time", fakeserver.Config{QueryTimeout: time.Millisecond},
 			strings.Repeat("indexof(text,'u') eq -1 and ", 30)+"n lt 0", "took longer than this server's limit of 1ms"),
+		// The node personality evaluates its queries (as SQLite would answer them) within the
+		// same limits.
+		Entry("work, node personality", fakeserver.Config{Personality: fakeserver.PersonalityNode, QueryWork: 20_000},
+			"n ge 0 and n lt 0", "units of work"),
+		Entry("work spent comparing long strings, node personality", fakeserver.Config{Personality: fakeserver.PersonalityNode, QueryWork: 30_000},
+			"text lt text", "units of work"),
+		Entry("the string limit, node personality", fakeserver.Config{Personality: fakeserver.PersonalityNode, QueryStringBytes: 1500},
+			"concat(text,text) eq 'x'", "longer than the limit of 1500 bytes"),
+		Entry("time, node personality", fakeserver.Config{Personality: fakeserver.PersonalityNode, QueryTimeout: time.Millisecond},
+			strings.Repeat("indexof(text,'u') eq -1 and ", 30)+"n lt 0", "took longer than this server's limit of 1ms"),
 	)
+
+	It("answers the node personality's costly filter with a 400 at once too", func() {
+		srv, p := startServer(fakeserver.Config{Personality: fakeserver.PersonalityNode})
+		for _, id := range []string{"a", "b"} {
+			_, err := srv.Insert("todoitem", map[string]any{"id": id, "text": strings.Repeat("x", 256<<10)})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		filter := "text" // concat nested 20 deep, without length (a 500 on Node)
+		for range 20 {
+			filter = "concat(" + filter + ",text)"
+		}
+		start := time.Now()
+		r := p.do("GET", "/tables/todoitem?$filter="+url.QueryEscape(filter+" eq 'x'"), nil)
+		Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second))
+		p.expectError(r, http.StatusBadRequest, "too costly")
+		Expect(srv.History()[2]).To(And(HaveField("Status", 400), HaveField("Error", ContainSubstring("longer than the limit of 1048576 bytes"))))
+	})
 
 	It("lifts a limit set to -1", func() {
 		srv, p := startServer(fakeserver.Config{QueryWork: -1, QueryStringBytes: -1, QueryTimeout: -1})

@@ -264,6 +264,7 @@ func median(rs []loadResult) loadResult {
 // BenchmarkServerVsBaseline is issue 16's figure: 16 clients, 1,000 rows. It reports both
 // throughputs and their ratio (the aim: fake/baseline ≥ 0.70).
 func BenchmarkServerVsBaseline(b *testing.B) {
+	inProcessBenchmark(b)
 	mix := loadMix{rows: 1000, clients: 16}
 	for b.Loop() {
 		compareLoad(b, mix, *loadRound, *loadRounds).report(b)
@@ -273,6 +274,7 @@ func BenchmarkServerVsBaseline(b *testing.B) {
 // BenchmarkServerScale is how the fake server's throughput grows with the rows it holds and
 // the clients it serves, each against the baseline in the same run.
 func BenchmarkServerScale(b *testing.B) {
+	inProcessBenchmark(b)
 	for _, mix := range []loadMix{
 		{rows: 100, clients: 16}, {rows: 10_000, clients: 16}, {rows: 100_000, clients: 16},
 		{rows: 1000, clients: 1}, {rows: 1000, clients: 4}, {rows: 1000, clients: 64},
@@ -303,6 +305,7 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // BenchmarkHandlerMix is the load's mix served in memory, one request per op: what the fake
 // server's handler costs per request against the no-work handler's, without the network.
 func BenchmarkHandlerMix(b *testing.B) {
+	inProcessBenchmark(b)
 	for _, side := range []string{"baseline", "fake"} {
 		b.Run(side, func(b *testing.B) {
 			h := baselineHandler()

@@ -19,6 +19,7 @@ import (
 // and after 1,000,000 of them: once the history is full they stay flat, where a history that
 // kept everything grew by about 2 KB a request.
 func BenchmarkMillionRequests(b *testing.B) {
+	inProcessBenchmark(b)
 	for b.Loop() {
 		srv := fakeserver.New(fakeserver.Config{Seed: 1})
 		for i := range 1000 {

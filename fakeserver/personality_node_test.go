@@ -91,6 +91,7 @@ func sendAll(base string, steps []nodeStep) []*nodeAnswer {
 		for i := 0; i+1 < len(st.header); i += 2 {
 			req.Header.Set(st.header[i], st.header[i+1])
 		}
+		countRemote(req.URL.String())
 		res, err := http.DefaultClient.Do(req)
 		Expect(err).NotTo(HaveOccurred())
 		raw, err := io.ReadAll(res.Body)
@@ -105,13 +106,12 @@ func sendAll(base string, steps []nodeStep) []*nodeAnswer {
 	return out
 }
 
+// startNodePersonality starts the server under test as the node personality: in process, or
+// a conflictlab server started with --personality node --tables todoitem,other.
 func startNodePersonality() string {
 	GinkgoHelper()
-	srv, err := fakeserver.NewServer(fakeserver.Config{Personality: fakeserver.PersonalityNode, PageSize: nodePageSize, Tables: nodeTables})
-	Expect(err).NotTo(HaveOccurred())
-	ts := srv.Start()
-	DeferCleanup(ts.Close)
-	return ts.URL
+	_, p := startServer(fakeserver.Config{Personality: fakeserver.PersonalityNode, PageSize: nodePageSize, Tables: nodeTables})
+	return p.base
 }
 
 const (
@@ -408,6 +408,7 @@ var _ = Describe("the node personality", func() {
 		nodeCases)
 
 	It("refuses what Node has no answer for", func() {
+		inProcessOnly("builds servers with the Go API")
 		_, err := fakeserver.NewServer(fakeserver.Config{Personality: fakeserver.PersonalityNode, Dialect: fakeserver.V1})
 		Expect(err).To(MatchError(ContainSubstring("v2 only")))
 		_, err = fakeserver.NewServer(fakeserver.Config{Personality: fakeserver.PersonalityNode, HardDelete: true})
@@ -431,6 +432,7 @@ var _ = Describe("the node personality", func() {
 	})
 
 	It("records its requests and serves the admin API like the default personality", func() {
+		inProcessOnly("starts a server of its own in this process")
 		srv, err := fakeserver.NewServer(fakeserver.Config{Personality: fakeserver.PersonalityNode})
 		Expect(err).NotTo(HaveOccurred())
 		ts := srv.Start()
@@ -458,7 +460,14 @@ var _ = Describe("the node personality", func() {
 var _ = Describe("the node personality against real Node", Ordered, ContinueOnFailure, func() {
 	var peer *nodepeer.Peer
 
+	// Against a remote server each spec says why it is skipped (a skip in BeforeAll would give
+	// the later specs Ginkgo's words instead).
+	BeforeEach(func() { inProcessOnly("compares real Node with the personality in this process") })
+
 	BeforeAll(func() {
+		if remote != nil {
+			return
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		DeferCleanup(cancel)
 		p, err := nodepeer.Start(ctx, nodepeer.Options{PageSize: nodePageSize, Tables: nodeTables})

@@ -21,6 +21,7 @@ var _ = Describe("the fault proxy", func() {
 		b     *faultBench
 	)
 	BeforeEach(func() {
+		inProcessOnly("tests the fault proxy, with servers of its own")
 		up = fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 3, PageSize: 2})
 		upTS := up.Start()
 		DeferCleanup(upTS.Close)
@@ -31,7 +32,7 @@ var _ = Describe("the fault proxy", func() {
 		DeferCleanup(ts.Close)
 		DeferCleanup(proxy.Faults().Reset)
 		p = newPeer(ts, fakeserver.V2)
-		b = &faultBench{srv: proxy, ts: ts, hc: &http.Client{}}
+		b = &faultBench{srv: inProcess(proxy), base: ts.URL, ts: ts, hc: &http.Client{}}
 	})
 
 	It("forwards requests and records them as the fake server does", func() {

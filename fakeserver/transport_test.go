@@ -20,6 +20,7 @@ var _ = Describe("the in-memory transport", func() {
 		hc  *http.Client
 	)
 	BeforeEach(func() {
+		inProcessOnly("tests the in-memory transport")
 		srv = fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 1})
 		hc = &http.Client{Transport: srv.Transport(), Timeout: time.Second}
 	})
