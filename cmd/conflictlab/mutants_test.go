@@ -47,3 +47,17 @@ var _ = Describe("conflictlab fuzz against a broken client", func() {
 		Expect(again).To(ContainSubstring("P2 (purge) violated"))
 	})
 })
+
+// The conformance suite against a server can fail: against conflictlab serve with a rule of
+// the protocol broken (writes applied whatever their If-Match), it says so, spec by spec.
+var _ = Describe("the conformance suite against a broken server", Label("conformance"), func() {
+	It("fails the specs of the rule the server breaks", func() {
+		restore := mutants.Enable(mutants.IgnoreIfMatch)
+		defer restore()
+		base, _, _, _, _ := serve("--sim-clock")
+		out := runConformance(base)
+		Expect(out.Failed).To(BeNumerically(">", 0))
+		Expect(out.Failures).To(ContainElement(ContainSubstring("answers 412 with the server's row to a stale If-Match")))
+		Expect(out.Passed).To(BeNumerically(">", out.Failed), "the rest of the protocol holds")
+	})
+})

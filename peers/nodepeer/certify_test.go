@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/internal/conformance"
 	"github.com/conflictlab/conflictlab/peers/nodepeer"
 	"github.com/conflictlab/conflictlab/properties"
 	"github.com/conflictlab/conflictlab/reports"
@@ -74,6 +79,32 @@ var _ = Describe("certifying the real Node backend", Ordered, Label("node"), fun
 		Expect(passed).To(BeNumerically(">", len(onNode)))
 	})
 
+	// The conformance suite against real Node, as a backend author runs it against theirs
+	// (CONFLICTLAB_TARGET=target.yaml go test ./fakeserver): the specs of the protocol alone,
+	// with the server emptied by its reset before each. Node's deviations from
+	// docs/protocol.md are the suite's failures (docs/personalities.md lists them), not this
+	// spec's: what it checks is that the suite ran, judged what it could, and said why it
+	// skipped the rest.
+	It("runs the conformance suite against Node, every skip with its reason", func() {
+		file := filepath.Join(GinkgoT().TempDir(), "node.yaml")
+		data, err := yaml.Marshal(node)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(file, data, 0o644)).To(Succeed())
+		root, err := filepath.Abs("../..")
+		Expect(err).NotTo(HaveOccurred())
+		out, log, err := conformance.Run(ctx, conformance.Options{Root: root, Target: file})
+		if errors.Is(err, conformance.ErrNoGo) {
+			Skip(err.Error())
+		}
+		Expect(err).NotTo(HaveOccurred(), "the suite's output:\n%s", log)
+		AddReportEntry("conformance of real Node", out.Summary()+"failed:\n  "+strings.Join(specNames(out.Failures), "\n  "))
+		Expect(out.Kind).To(Equal("node"))
+		Expect(out.Unexplained).To(BeEmpty())
+		Expect(out.Passed).To(BeNumerically(">=", 100), "a suite that judged almost nothing: %s", out.Summary())
+		Expect(out.Failed).To(BeNumerically(">", 0), "Node breaks rules of docs/protocol.md (409 bodies, case-sensitive ids): the suite must see it")
+		Expect(out.Failures).To(ContainElement(HavePrefix("Requests in dialect v2 POST /tables/{t} answers 409 with the server's row when the id exists")))
+	})
+
 	It("holds every property over a bounded campaign", func() {
 		out := properties.Campaign{Config: properties.Config{Target: node, Faults: true, SQLite: true}, Duration: 5 * time.Second,
 			Seed: 1}.Run(ctx)
@@ -81,6 +112,16 @@ var _ = Describe("certifying the real Node backend", Ordered, Label("node"), fun
 		Expect(out.Stats.Runs).To(BeNumerically(">", 0))
 	})
 })
+
+// specNames are the spec texts of the suite's "spec: message" lines.
+func specNames(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		name, _, _ := strings.Cut(l, ": ")
+		out[i] = name
+	}
+	return out
+}
 
 // explain is a failure as conflictlab run prints it.
 func explain(res reports.Result) string {
