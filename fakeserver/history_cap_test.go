@@ -134,7 +134,8 @@ var _ = Describe("A capped history", func() {
 		Expect(srv.History()).To(HaveLen(3))
 	})
 
-	It("keeps only so much of one event, whatever a client sends", func() {
+	// One server each: against a remote server, each runs where the server is started for it.
+	It("keeps only so much of one event, whatever a client sends: a refused request's query", func() {
 		srv, p := startServer(fakeserver.Config{AuthToken: "secret"})
 		long := strings.Repeat("a", 100<<10)
 		p.do("GET", "/tables/todoitem?$filter="+long, nil)
@@ -143,8 +144,10 @@ var _ = Describe("A capped history", func() {
 		Expect(len(ev.Query)).To(BeNumerically("<=", 2<<10+len("…")))
 		Expect(ev.Query).To(HaveSuffix("…"))
 		Expect(ev.Truncated).To(BeTrue())
+	})
 
-		srv, p = startServer(fakeserver.Config{})
+	It("keeps only so much of one event, whatever a client sends: a write's body", func() {
+		srv, p := startServer(fakeserver.Config{})
 		p.insert("todoitem", map[string]any{"id": "big", "text": strings.Repeat("b", 20<<10)})
 		p.insert("todoitem", map[string]any{"id": "small", "text": "b"})
 		h := srv.History()

@@ -627,8 +627,9 @@ var _ = Describe("Concurrency", func() {
 		for i := range n {
 			wg.Add(1)
 			go func() {
-				defer GinkgoRecover()
+				// Recovered before Done: a failure is the spec's, not the next one's.
 				defer wg.Done()
+				defer GinkgoRecover()
 				answers[i] = p.do("PATCH", "/tables/todoitem/e1", map[string]any{"n": i + 1}, "If-Match", fmt.Sprintf("%q", v))
 			}()
 		}
@@ -656,8 +657,9 @@ var _ = Describe("Concurrency", func() {
 		for range n {
 			wg.Add(1)
 			go func() {
-				defer GinkgoRecover()
+				// Recovered before Done: a failure is the spec's, not the next one's.
 				defer wg.Done()
+				defer GinkgoRecover()
 				statuses <- p.do("POST", "/tables/todoitem", map[string]any{"id": "same"}).Status
 			}()
 		}
@@ -672,12 +674,14 @@ var _ = Describe("Concurrency", func() {
 
 	It("hands out distinct, increasing versions under concurrent writes, in history order", func() {
 		srv, p := startServer(fakeserver.Config{Clock: fakeserver.RealClock()})
+		srv.needAdmin("writes as another writer and reads the history") // not in the goroutines
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Add(1)
 			go func() {
-				defer GinkgoRecover()
+				// Recovered before Done: a failure is the spec's, not the next one's.
 				defer wg.Done()
+				defer GinkgoRecover()
 				id := fmt.Sprintf("r%d", i)
 				p.insert("todoitem", map[string]any{"id": id})
 				for j := range 5 {

@@ -473,6 +473,15 @@ func (s *server) admin(what, method, path string, body, out any) error {
 	return err
 }
 
+// needAdmin skips the spec at once, with what it does, when the server under test has no
+// admin API: for a spec that would meet that in its goroutines.
+func (s *server) needAdmin(what string) {
+	GinkgoHelper()
+	if s.remote != nil && !s.remote.conflictlab() {
+		Skip(what + " through the admin API of a conflictlab server")
+	}
+}
+
 // Go is the fake server itself, for a spec of the Go API proper; remote, the spec is skipped
 // with why it needs it.
 func (s *server) Go(why string) *fakeserver.Server {
