@@ -80,10 +80,11 @@ fuzz-targets:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet, and go.mod as go mod tidy would write it
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 ## chromium: Debian's Chromium for the report's browser specs (reports/browser_test.go),
 ## installed with apt-get when /usr/bin/chromium is missing and we are root; otherwise the

@@ -1,6 +1,8 @@
 package targets_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -233,7 +236,26 @@ var _ = Describe("the runner's reads of a server it does not control", func() {
 		Expect(err).To(MatchError(ContainSubstring("the answer is over 1 MiB")))
 	})
 
-	It("follows no redirect to another host, and sends its credentials nowhere else", func() {
+	It("never unpacks a compressed answer: a gzip bomb is a few bytes read and an error", func() {
+		var bomb bytes.Buffer
+		zw := gzip.NewWriter(&bomb)
+		_, _ = zw.Write([]byte("["))
+		_, _ = zw.Write(bytes.Repeat([]byte(`{"id":"x"},`), 1<<20))
+		_ = zw.Close()
+		t := hostile(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = w.Write(bomb.Bytes())
+		})
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := connect(t).Rows(ctx, "todoitem")
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		Expect(err).To(MatchError(ContainSubstring("not the JSON expected")))
+		Expect(after.TotalAlloc - before.TotalAlloc).To(BeNumerically("<", 4<<20), "the 11 MiB inside were never unpacked")
+	})
+
+		It("follows no redirect to another host, and sends its credentials nowhere else", func() {
 		var elsewhere atomic.Int64
 		thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			elsewhere.Add(1)
