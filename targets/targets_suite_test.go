@@ -252,10 +252,10 @@ var _ = Describe("the runner's reads of a server it does not control", func() {
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)
 		Expect(err).To(MatchError(ContainSubstring("not the JSON expected")))
-		Expect(after.TotalAlloc - before.TotalAlloc).To(BeNumerically("<", 4<<20), "the 11 MiB inside were never unpacked")
+		Expect(after.TotalAlloc-before.TotalAlloc).To(BeNumerically("<", 4<<20), "the 11 MiB inside were never unpacked")
 	})
 
-		It("follows no redirect to another host, and sends its credentials nowhere else", func() {
+	It("follows no redirect to another host, and sends its credentials nowhere else", func() {
 		var elsewhere atomic.Int64
 		thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			elsewhere.Add(1)
