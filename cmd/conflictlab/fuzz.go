@@ -39,6 +39,7 @@ type fuzzOptions struct {
 	interleavings int
 	shard         string
 	storeDir      string
+	shrinkTime    time.Duration
 	durationSet   bool
 	env           func(string) (string, bool)
 }
@@ -79,6 +80,7 @@ Progress (interleavings explored, actions played, actions per second) goes to st
 	f.StringVar(&o.target, "target", "", "fuzz the server a target file describes (docs/targets.md)")
 	f.StringVar(&o.client, "client", "go", "the client under test: go, js, or a driver's command line (docs/drivers.md)")
 	f.DurationVar(&o.duration, "duration", 30*time.Second, "how long to explore (no interleaving starts after it; with --interleavings alone, no time bound)")
+	f.DurationVar(&o.shrinkTime, "shrink-time", 30*time.Second, "how long to shrink a failure to a short counterexample")
 	f.IntVar(&o.interleavings, "interleavings", 0, "explore this many interleavings, numbers 0 to N-1 over all shards (0: as many as --duration allows)")
 	f.Uint64Var(&o.seed, "seed", 0, "seed of interleaving 0, interleaving j uses seed+j (0: from the clock); the same seed explores the same interleavings")
 	f.IntVar(&o.workers, "workers", 0, "interleavings played at once (0: the number of CPUs; 1 against --server or --target)")
@@ -104,6 +106,9 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 	}
 	if o.duration <= 0 {
 		return usageError{errors.New("--duration must be positive")}
+	}
+	if o.shrinkTime <= 0 {
+		return usageError{errors.New("--shrink-time must be positive")}
 	}
 	if o.interleavings < 0 {
 		return usageError{fmt.Errorf("--interleavings %d: want a count, or 0 for no count bound", o.interleavings)}
@@ -144,7 +149,7 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 		duration = 0
 	}
 	c := properties.Campaign{Config: cfg, Duration: duration, Interleavings: o.interleavings, Seed: o.seed,
-		Workers: o.workers, Shard: shard,
+		Workers: o.workers, Shard: shard, ShrinkTime: o.shrinkTime,
 		Progress: func(s properties.Stats, elapsed time.Duration) {
 			line := fmt.Sprintf("fuzz: %s  %d interleavings  %d actions  %.0f actions/s",
 				elapsed.Round(time.Second), s.Runs, s.Actions, float64(s.Actions)/elapsed.Seconds())

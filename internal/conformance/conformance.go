@@ -54,8 +54,9 @@ type Options struct {
 	// Server is the server's base URL (CONFLICTLAB_SERVER), or Target a target file
 	// (CONFLICTLAB_TARGET); exactly one.
 	Server, Target string
-	// GoFlags are extra flags for go test (e.g. -race).
-	GoFlags []string
+	// GoFlags are extra flags for go test (e.g. -race); SuiteFlags for the suite itself
+	// (Ginkgo's, e.g. -ginkgo.skip=…).
+	GoFlags, SuiteFlags []string
 }
 
 // ErrNoGo is returned when no go command can be found to run the suite with.
@@ -83,6 +84,7 @@ func Run(ctx context.Context, o Options) (Outcome, string, error) {
 	report := filepath.Join(dir, "outcome.json")
 	args := append([]string{"test", "-count=1", "-timeout=10m"}, o.GoFlags...)
 	args = append(args, "-run", "^TestFakeserver$", "./fakeserver", "-args", "-ginkgo.no-color", "-ginkgo.succinct")
+	args = append(args, o.SuiteFlags...)
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = o.Root
 	cmd.Env = append(withoutSuiteEnv(os.Environ()), EnvReport+"="+report)

