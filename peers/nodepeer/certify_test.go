@@ -106,7 +106,7 @@ var _ = Describe("certifying the real Node backend", Ordered, Label("node"), fun
 		for _, spec := range out.Unexplained {
 			Expect(spec).To(HavePrefix("Bad input"), "a spec skipped for no reason but the -ginkgo.skip above")
 		}
-		Expect(out.Passed + out.Failed).To(BeNumerically(">=", 20), "a suite that judged almost nothing: %s", out.Summary())
+		Expect(out.Passed+out.Failed).To(BeNumerically(">=", 20), "a suite that judged almost nothing: %s", out.Summary())
 		Expect(out.Failed).To(BeNumerically(">", 0), "Node breaks rules of docs/protocol.md (409 bodies, case-sensitive ids): the suite must see it")
 		Expect(out.Failures).To(ContainElement(HavePrefix("Requests in dialect v2 POST /tables/{t} answers 409 with the server's row when the id exists")))
 	})
