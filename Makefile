@@ -18,16 +18,30 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test test-setup go-ready test-campaign report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
+.PHONY: test test-setup go-ready test-campaign suites-a suites-b report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
 ## with -race (the report's browser specs in Chromium, required where it could be installed;
 ## the specs against the real Node backend where `make peers` could install it), then a short
 ## run of each fuzz target
 test: test-setup
-	env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
-		$(GINKGO) -r --race --tags=mutants --randomize-all --keep-going --timeout=14m $(GINKGO_FLAGS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=line suites-a suites-b
 	@$(MAKE) --no-print-directory -j2 --output-sync=line fuzz-targets test-js test-campaign FUZZTIME=$(TEST_FUZZTIME)
+
+# The suites run as two Ginkgo runs side by side, one per core (a suite's specs mostly keep to
+# one): SUITES_B holds these packages, and every other package goes in the first run.
+SUITES_B    := fakeserver properties nodepeer store odata
+GINKGO_RUN  := env $$([ -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && echo CONFLICTLAB_REQUIRE_CHROMIUM=1) \
+	$(GINKGO) --race --tags=mutants --randomize-all --keep-going --timeout=14m $(GINKGO_FLAGS)
+
+suites-a:
+	$(GINKGO_RUN) -r --skip-package=$(subst $(space),$(comma),$(SUITES_B))
+
+suites-b:
+	$(GINKGO_RUN) -r ./fakeserver ./properties ./peers/nodepeer ./client/store ./internal/odata
+
+comma := ,
+space := $(subst ,, )
 
 # test-campaign: a short property campaign through the CLI, as users run it
 test-campaign:
