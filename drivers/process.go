@@ -18,6 +18,7 @@ import (
 
 	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/internal/tailbuf"
 )
 
 // Command is a driver that runs as a child process and speaks the JSON Lines protocol of
@@ -64,7 +65,7 @@ func Start(ctx context.Context, c Command) (Driver, error) {
 		return nil, &Error{Kind: KindDriver, Message: err.Error()}
 	}
 	p := &process{args: c.Args, timeout: c.Timeout, stdin: stdin, pending: map[int64]chan response{},
-		dead: make(chan struct{}), stderr: &tail{max: stderrKept}}
+		dead: make(chan struct{}), stderr: &tailbuf.Buffer{Max: stderrKept}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, &Error{Kind: KindDriver, Message: fmt.Sprintf("cannot start %s: %v", strings.Join(c.Args, " "), err)}
@@ -128,7 +129,7 @@ type process struct {
 	timeout time.Duration
 	cmd     *exec.Cmd
 	info    Info
-	stderr  *tail
+	stderr  *tailbuf.Buffer
 	stopCtx func() bool
 
 	wmu   sync.Mutex // one line at a time on stdin
@@ -602,27 +603,4 @@ func normalizeOpErrors(errs []OpError) []OpError {
 		errs[i].ServerItem = normalizeNumbers(errs[i].ServerItem)
 	}
 	return errs
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.buf))
 }

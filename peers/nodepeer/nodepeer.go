@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conflictlab/conflictlab/internal/tailbuf"
 	"github.com/conflictlab/conflictlab/targets"
 )
 
@@ -83,7 +84,7 @@ type Peer struct {
 
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
-	stderr   *tail
+	stderr   *tailbuf.Buffer
 	done     chan struct{} // closed when the process has exited
 	waitErr  error
 	stopOnce sync.Once
@@ -211,7 +212,7 @@ func Start(ctx context.Context, opts Options) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nodepeer: %w", err)
 	}
-	p := &Peer{cmd: cmd, stdin: stdin, stderr: &tail{max: 8 << 10}, done: make(chan struct{}),
+	p := &Peer{cmd: cmd, stdin: stdin, stderr: &tailbuf.Buffer{Max: 8 << 10}, done: make(chan struct{}),
 		stopped: make(chan struct{}), client: &http.Client{Timeout: 30 * time.Second}}
 	if opts.Log != nil {
 		cmd.Stderr = io.MultiWriter(opts.Log, p.stderr)
@@ -338,29 +339,6 @@ func validTable(t string) bool {
 		}
 	}
 	return true
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.buf))
 }
 
 // Target is the peer as a server under test: a Node backend emptied by its reset route, with
