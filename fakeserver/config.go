@@ -72,7 +72,7 @@ type Config struct {
 	// another writer through it).
 	DirectClient string
 	// Personality is whose behaviour to reproduce where real servers differ from
-	// PROTOCOL.md: "" for the protocol itself, PersonalityNode for the Node backend.
+	// docs/protocol.md: "" for the protocol itself, PersonalityNode for the Node backend.
 	Personality Personality
 
 	// HistoryLimit is how many events the history keeps (default 100,000); older events are

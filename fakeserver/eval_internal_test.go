@@ -10,7 +10,7 @@ import (
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
-// fullRow is a record as PROTOCOL.md says a $filter sees it: every user column, then the
+// fullRow is a record as docs/protocol.md says a $filter sees it: every user column, then the
 // system columns by their names in d (winning over a user column of the same name).
 func fullRow(r *record, d Dialect) map[string]any {
 	m := map[string]any{}

@@ -6,14 +6,14 @@ import (
 )
 
 // Personality is whose observable behaviour the server reproduces where real servers differ
-// from PROTOCOL.md. The default ("") is the protocol as PROTOCOL.md writes it; "node" is the
+// from docs/protocol.md. The default ("") is the protocol as docs/protocol.md writes it; "node" is the
 // Azure Mobile Apps Node backend (azure-mobile-apps 4.0.2 with its sqlite provider, dynamic
 // schema and soft delete), quirks and bugs included, so a client can be tested against Node's
 // behaviour in process. docs/personalities.md lists every difference.
 type Personality string
 
 const (
-	// PersonalityDefault is the protocol as PROTOCOL.md writes it.
+	// PersonalityDefault is the protocol as docs/protocol.md writes it.
 	PersonalityDefault Personality = ""
 	// PersonalityNode is azure-mobile-apps 4.0.2 (Node) on sqlite.
 	PersonalityNode Personality = "node"

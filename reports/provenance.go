@@ -17,7 +17,7 @@ type Target struct {
 	Kind string `json:"kind"`
 	// URL is where it was reached ("" for the embedded server).
 	URL string `json:"url,omitempty"`
-	// Dialect is the protocol flavour it speaks: "v2" or "v1" (PROTOCOL.md).
+	// Dialect is the protocol flavour it speaks: "v2" or "v1" (docs/protocol.md).
 	Dialect string `json:"dialect,omitempty"`
 	// Personality is the real server a conflictlab server imitates ("node"), as its info
 	// says, or what else is known of the server, e.g. "azure-mobile-apps 4.0.2, sqlite".

@@ -101,7 +101,7 @@ type Failure struct {
 	Got         string `json:"got"`
 	// Property is the id of the violated property (P1…), when a property checker failed.
 	Property string `json:"property,omitempty"`
-	// Rule names the rule of SEMANTICS.md or PROTOCOL.md that the server or the client
+	// Rule names the rule of docs/semantics.md or docs/protocol.md that the server or the client
 	// broke, when the runner knows it ("pull pushes first"): what makes a failure a
 	// deviation of the target rather than of the harness.
 	Rule string `json:"rule,omitempty"`

@@ -97,7 +97,7 @@ Actions:
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	f.StringVar(&o.adminAddr, "admin-addr", "", "serve the admin API on this address instead of under /_conflictlab/")
 	f.StringVar(&o.dialect, "dialect", "v2", "wire dialect: v2 (Azure Mobile Apps) or v1 (Azure Mobile Services)")
-	f.StringVar(&o.personality, "personality", "default", "whose behaviour to reproduce: default (PROTOCOL.md) or node (azure-mobile-apps 4.0.2 on sqlite, quirks included; docs/personalities.md)")
+	f.StringVar(&o.personality, "personality", "default", "whose behaviour to reproduce: default (docs/protocol.md) or node (azure-mobile-apps 4.0.2 on sqlite, quirks included; docs/personalities.md)")
 	f.IntVar(&o.pageSize, "page-size", 50, "most rows in one response")
 	f.IntVar(&o.maxTop, "max-top", 1000, "largest $top accepted")
 	f.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes")
