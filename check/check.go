@@ -200,7 +200,9 @@ func opsOf(ops []store.Operation, table string) []store.Operation {
 // Normalize makes a row comparable across dialects, decoders and servers: system columns
 // without their "__" prefix, numbers as float64, "deleted" left out (a live row may or may not
 // carry deleted: false), and null columns left out (a server that returns every column of its
-// schema, null when unset, holds the same row as one that leaves them out).
+// schema, null when unset, holds the same row as one that leaves them out). An id is compared
+// in lower case: ids match case-insensitively, and a store keeps the spelling it first met
+// while the server keeps its own.
 func Normalize(row map[string]any) map[string]any {
 	if row == nil {
 		return nil
@@ -219,6 +221,10 @@ func Normalize(row map[string]any) map[string]any {
 			v = float64(n)
 		case int64:
 			v = float64(n)
+		case string:
+			if name == "id" {
+				v = strings.ToLower(n)
+			}
 		}
 		out[name] = v
 	}

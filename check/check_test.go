@@ -170,6 +170,26 @@ func TestStrategy(t *testing.T) {
 		Requests: []check.Request{conflict, ok("e2")}, Status: "CancelledByOperation", Server: serverHas("theirs")}),
 		reports.Violated, "left the queue")
 	expect(t, "manual is not P5's to judge", check.Strategy(check.PushObs{Strategy: "manual"}), reports.Unknown, "")
+
+	// A purge that pushes first removes the table's rows after its push: server wins stored
+	// the server's row, and the purge took it away. Only rows the step removed are excused.
+	purged := snap(map[string][]map[string]any{"todo": {row("e2", "text", "two")}}, nil, nil)
+	expect(t, "server wins, then a purge removed the row", check.Strategy(check.PushObs{Strategy: "server-wins", Before: before,
+		After: purged, Requests: []check.Request{conflict, ok("e2")}, Status: "Complete", Server: serverHas("theirs"),
+		Removed: func(table, _ string) bool { return table == "todo" }}), reports.Holds, "")
+	expect(t, "bug: server wins lost the row, no purge", check.Strategy(check.PushObs{Strategy: "server-wins", Before: before,
+		After: purged, Requests: []check.Request{conflict, ok("e2")}, Status: "Complete", Server: serverHas("theirs"),
+		Removed: func(table, _ string) bool { return table == "other" }}), reports.Violated, "gone locally")
+}
+
+// P6 accounts for an operation a conflict settled when the client treats an identical server
+// item as a success, and for nothing else.
+func TestNoSilentLossIdenticalIsSuccess(t *testing.T) {
+	before := []store.Operation{{ID: "o1", Table: "todo", ItemID: "e1", Kind: store.Insert, State: store.Pending, Sequence: 1}}
+	conflict := []check.Request{{Method: "POST", Table: "todo", ItemID: "e1", Status: 409, Answered: true}}
+	expect(t, "a 409 settled as identical", check.NoSilentLoss("cancel", true, before, nil, conflict), reports.Holds, "")
+	expect(t, "bug: a 409 dropped without the option", check.NoSilentLoss("cancel", false, before, nil, conflict), reports.Violated, "nothing on the server")
+	expect(t, "bug: an insert dropped unsent", check.NoSilentLoss("cancel", true, before, nil, nil), reports.Violated, "nothing on the server")
 }
 
 func event(seq uint64, op fakeserver.Op, id, before, after string, at time.Time, kv ...any) fakeserver.Event {

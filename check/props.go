@@ -292,6 +292,10 @@ type PushObs struct {
 	// IdenticalIsSuccess is the TreatIdenticalAsSuccess option: a conflict whose server item
 	// equals what was sent is a success, under every strategy.
 	IdenticalIsSuccess bool
+	// Removed, when set, says which rows the step removed after its push (a purge that
+	// pushes first removes its table's rows): P5 does not judge a local row that is gone
+	// when the step removed it (P2 judges what a purge removes).
+	Removed func(table, id string) bool
 }
 
 // Strategy checks P5 for every conflict (a 409 or 412, or a 404 on an update) the push met.
@@ -318,6 +322,9 @@ func Strategy(o PushObs) Finding {
 		localBefore := o.Before.Rows[strings.ToLower(r.Table)][id]
 		localAfter := o.After.Rows[strings.ToLower(r.Table)][id]
 		_, stillQueued := find(o.After.Ops, r.Table, r.ItemID)
+		if localAfter == nil && o.Removed != nil && o.Removed(r.Table, r.ItemID) && o.Strategy != "client-wins" {
+			continue // what the push left locally, the step removed after it
+		}
 		server := o.Server(r.Table, r.ItemID)
 		if o.IdenticalIsSuccess && o.Status == "Complete" && !stillQueued {
 			continue // perhaps the identical item the option makes a success; P6 judges the rest
@@ -546,8 +553,10 @@ func Queue(what string, want, got []QueueEntry, wantFail, failed bool) Finding {
 
 // NoSilentLoss checks P6 over a push: every operation that left the queue is accounted for —
 // applied on the server (an applied request for its item), already gone (a 404 to a delete),
-// or dropped by the strategy (server wins over a conflict). Anything else was lost silently.
-func NoSilentLoss(strategy string, before, after []store.Operation, reqs []Request) Finding {
+// or dropped by the strategy (server wins over a conflict), or settled by a conflict whose
+// server item equals what was sent when identicalIsSuccess (the TreatIdenticalAsSuccess
+// option; P5 judges that the items were equal). Anything else was lost silently.
+func NoSilentLoss(strategy string, identicalIsSuccess bool, before, after []store.Operation, reqs []Request) Finding {
 	const p = "P6"
 	kept := map[string]bool{}
 	for _, op := range after {
@@ -563,7 +572,8 @@ func NoSilentLoss(strategy string, before, after []store.Operation, reqs []Reque
 				continue
 			}
 			conflict := r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH"
-			if r.Applied || r.Method == "DELETE" && r.Status == 404 || conflict && strategy == "server-wins" {
+			identical := identicalIsSuccess && (r.Status == 409 || r.Status == 412) && r.Method != "DELETE"
+			if r.Applied || r.Method == "DELETE" && r.Status == 404 || conflict && strategy == "server-wins" || identical {
 				accounted = true
 			}
 		}

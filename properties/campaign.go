@@ -86,6 +86,9 @@ type Outcome struct {
 	Message     string // rapid's report of the shrunk failure
 	Seed        uint64 // the seed of the failing interleaving
 	Number      int    // and its number
+	// Found is how long after the campaign started that interleaving first failed, before
+	// rapid shrank it: the time a campaign takes to find the bug.
+	Found time.Duration
 	// FirstSeed is interleaving 0's seed (the clock's, when Campaign.Seed was 0).
 	FirstSeed uint64
 	// Explored is how many interleavings (seeds) were explored; Workers how many played them
@@ -209,7 +212,8 @@ type result struct {
 	message     string
 	example     []byte // the shrunk counterexample's scenario file
 	digest      string
-	actions     int // of the interleaving itself, before shrinking
+	actions     int           // of the interleaving itself, before shrinking
+	found       time.Duration // since the campaign started, when it first failed
 }
 
 func (p *pool) number(k int) int { return k*p.c.Shard.Count + p.c.Shard.Index - 1 }
@@ -344,6 +348,7 @@ func (p *pool) run(out Outcome) Outcome {
 	out.Interrupted = p.ctx.Err() != nil
 	if failure != nil {
 		out.Failed, out.Message, out.Seed, out.Number = true, failure.message, failure.seed, p.number(failure.k)
+		out.Found = failure.found
 		if failure.example != nil {
 			total.Counterexample = p.writeCounterexample(failure.example, &out)
 		}
@@ -416,6 +421,7 @@ func (p *pool) check(ctx context.Context, k int, cfg Config) result {
 				// reported as flaky): the interleavings above it need not wait for the shrink.
 				defer func() {
 					if t.Failed() && ctx.Err() == nil {
+						r.found = time.Since(p.start)
 						p.failed(k)
 					}
 				}()

@@ -51,6 +51,11 @@ type Config struct {
 	// Concurrent adds an action that writes locally while a pull runs. Its counterexamples
 	// do not replay as scenarios (a scenario plays one step at a time), only as rapid runs.
 	Concurrent bool
+	// Narrow plays the machine's first world: one table, ids that never differ only in case,
+	// a v2 server paging at 3 with soft delete, clients with no option but a page size of 2
+	// and collapseUpdateDeleteToTail. The default is the wide world of world.go; the narrow
+	// one is kept to measure what the wide one costs.
+	Narrow bool
 	// Stats, when not nil, counts what the machine did.
 	Stats *Stats
 	// Client is the client under test ("go", "js", a driver's command); see
@@ -111,16 +116,13 @@ func (s *Stats) add(o Stats) {
 	}
 }
 
-// ids is the pool of item ids: small, so that devices meet on the same items.
-var ids = []string{"a", "b", "c"}
-
 // can reports whether the client has a capability (what: strategy, option, store, op).
 func (cfg Config) can(what, name string) bool {
 	c := cfg.Capabilities
 	if c == nil {
 		return true
 	}
-	list := map[string][]string{"strategy": c.Strategies, "option": c.Options, "store": c.Stores, "op": c.Ops}[what]
+	list := map[string][]string{"strategy": c.Strategies, "option": c.Options, "store": c.Stores, "op": c.Ops, "dialect": c.Dialects}[what]
 	return slices.Contains(list, name)
 }
 
@@ -153,7 +155,7 @@ type machine struct {
 	strategy string
 	faultN   int
 	faults   []string
-	tail     bool // collapseUpdateDeleteToTail
+	world    world
 	finished bool
 	counted  bool
 	p7       check.Integrity
@@ -191,34 +193,16 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	m := &machine{cfg: cfg, ctx: ctx, strategy: strategy, tail: rapid.Bool().Draw(t, "deleteAtTail"),
-		model: newServerModel()}
-	m.tail = m.tail && cfg.can("option", "collapseUpdateDeleteToTail")
+	m := &machine{cfg: cfg, ctx: ctx, strategy: strategy}
 	m.sc = &scenarios.Scenario{
 		Name:        name,
 		Description: "Written by the property tests: a failing interleaving, shrunk.",
 		Labels:      []string{"counterexample"},
 		Strategies:  []string{strategy},
-		Server: scenarios.ServerSpec{Dialect: fakeserver.V2, PageSize: 3, SoftDelete: true,
-			ClockStepMs: rapid.SampledFrom([]int{0, 1}).Draw(t, "clockStepMs"), Seed: 1},
 	}
-	if !cfg.controlled() {
-		// Another server has its own page size and clock: the machine relies on neither.
-		m.sc.Server.PageSize, m.sc.Server.ClockStepMs = 0, 1
-		if cfg.Target.Dialect == "v1" {
-			m.sc.Server.Dialect = fakeserver.V1
-		}
-	}
-	for i := range n {
-		c := &scenarios.ClientSpec{Name: fmt.Sprintf("c%d", i), Store: "memory",
-			Options: scenarios.ClientOptions{Options: drivers.Options{CollapseUpdateDeleteToTail: m.tail}}}
-		if cfg.can("option", "pageSize") {
-			c.Options.PageSize = 2
-		}
-		if i == 0 && cfg.sqlite() {
-			c.Store = "sqlite"
-		}
-		m.sc.Clients = append(m.sc.Clients, c)
+	m.world = drawWorld(t, cfg, m.sc, n)
+	m.model = newServerModel(m.world.hard)
+	for _, c := range m.sc.Clients {
 		m.names = append(m.names, c.Name)
 	}
 	opts := scenarios.Options{InMemory: cfg.InMemory, Target: cfg.Target, Client: cfg.Client, Drivers: cfg.Drivers}
@@ -242,7 +226,7 @@ func newMachine(t *rapid.T, cfg Config) *machine {
 		m.sess.Finish()
 		t.Fatalf("the client or the server cannot play this machine: %s", why)
 	}
-	for _, id := range ids {
+	for _, id := range m.world.ids {
 		m.ids = append(m.ids, id+m.sess.Suffix())
 	}
 	if cfg.Stats != nil {
@@ -378,6 +362,16 @@ func (m *machine) fail(t *rapid.T, f *reports.Failure) {
 		prop, f.Step, f.What, f.Expectation, f.Got, strings.Join(f.Requests, "\n  "), where, where)
 }
 
+// options are a client's options.
+func (m *machine) options(name string) drivers.Options {
+	for _, c := range m.sc.Clients {
+		if c.Name == name {
+			return c.Options.Options
+		}
+	}
+	return drivers.Options{}
+}
+
 func (m *machine) client(t *rapid.T) string { return rapid.SampledFrom(m.names).Draw(t, "client") }
 
 func (m *machine) item(t *rapid.T) map[string]any {
@@ -386,7 +380,7 @@ func (m *machine) item(t *rapid.T) map[string]any {
 }
 
 func (m *machine) snapshot(t *rapid.T, name string) check.Snapshot {
-	return m.read(t, name, []string{"todoitem"})
+	return m.read(t, name, m.world.tables)
 }
 
 // queue reads a client's queue, errors and tokens but not its rows: what P3 and P6 judge.
@@ -404,51 +398,58 @@ func (m *machine) read(t *rapid.T, name string, tables []string) check.Snapshot 
 // localWrite is an insert, update or delete by one client, judged by P3 against the model.
 func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
 	name := m.client(t)
+	table := m.world.table(t)
 	item := m.item(t)
 	id := item["id"].(string)
 	if kind == store.Delete {
 		item = map[string]any{"id": id}
 	}
 	before := m.snapshot(t, name)
-	_, exists := before.Rows["todoitem"][id]
-	want, wantFail := collapse(fromStore(before.Ops), kind, "todoitem", id, exists, m.tail)
+	_, exists := before.Rows[table][strings.ToLower(id)]
+	want, wantFail := collapse(fromStore(before.Ops), kind, table, id, exists, m.world.tails[name])
 	op := map[store.OpKind]string{store.Insert: "insert", store.Update: "update", store.Delete: "delete"}[kind]
-	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: "todoitem", Item: item}})
+	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: table, Item: item}})
 	after := m.queue(t, name)
 	m.judge(t, mark, check.Queue(fmt.Sprintf("%s's %s of %s", name, op, id), entries(want), check.Entries(after.Ops),
 		wantFail, drivers.KindOf(err) == drivers.KindInvalidOperation))
 }
 
-// push pushes one client's queue, judged by P6 (P5 is the session's).
+// push pushes one client's queue, or with several tables sometimes one table's, judged by
+// P6 (P5 is the session's).
 func (m *machine) push(t *rapid.T) {
 	name := m.client(t)
+	table := ""
+	if len(m.world.tables) > 1 && rapid.Bool().Draw(t, "oneTable") {
+		table = m.world.table(t)
+	}
 	before := m.queue(t, name)
-	mark, _ := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "push"}})
+	mark, _ := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "push", Table: table}})
 	after := m.queue(t, name)
-	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
+	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, m.sess.Requests(mark, name)))
 }
 
 // pull pulls the table, in full or incrementally; P1 and P5 are the session's, P6 and P9 the
 // machine's.
 func (m *machine) pull(t *rapid.T) {
 	name := m.client(t)
+	table := m.world.table(t)
 	incremental := rapid.Bool().Draw(t, "incremental")
 	queryID := ""
 	if incremental {
 		queryID = "all"
 	}
 	before := m.queue(t, name)
-	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem", QueryID: queryID}})
+	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: table, QueryID: queryID}})
 	read := m.queue
 	if incremental && err == nil {
 		read = m.snapshot // P9 compares the rows with the server's
 	}
 	after := read(t, name)
-	m.judge(t, mark, check.NoSilentLoss(m.strategy, before.Ops, after.Ops, m.sess.Requests(mark, name)))
+	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, m.sess.Requests(mark, name)))
 	if !incremental || err != nil {
 		return
 	}
-	token := after.Config["deltaToken|todoitem|all"]
+	token := after.Config["deltaToken|"+table+"|all"]
 	if token == "" {
 		return // nothing pulled yet: nothing is below the token
 	}
@@ -456,16 +457,20 @@ func (m *machine) pull(t *rapid.T) {
 	if perr != nil {
 		t.Fatalf("%s's delta token %q: %v", name, token, perr)
 	}
-	m.judge(t, mark, check.IncrementalComplete("todoitem", at, m.serverRows(t), after))
+	m.judge(t, mark, check.IncrementalComplete(table, at, m.serverRows(t, table), after))
 }
 
-// purge purges the table (P2 is the session's): forced, or not, with its query id so the
-// token goes with the rows.
+// purge purges a table (P2 is the session's): forced, or not, with its query id so the
+// token goes with the rows, or not and with a query, so only the rows it matches go.
 func (m *machine) purge(t *rapid.T) {
 	name := m.client(t)
-	op := &scenarios.Op{Op: "purge", Table: "todoitem", QueryID: "all"}
-	if rapid.Bool().Draw(t, "force") {
+	op := &scenarios.Op{Op: "purge", Table: m.world.table(t), QueryID: "all"}
+	switch {
+	case rapid.Bool().Draw(t, "force"):
 		op.QueryID, op.Force = "", true
+	case m.world.purgeQueries && rapid.Bool().Draw(t, "purgeQuery"):
+		op.QueryID = ""
+		op.Query = &scenarios.Query{Filter: "text eq '" + rapid.SampledFrom(words).Draw(t, "purgeText") + "'"}
 	}
 	m.play(t, &scenarios.Step{Actor: name, Op: op})
 }
@@ -540,14 +545,14 @@ func (m *machine) queued(t *rapid.T, name, id string) (store.Operation, bool) {
 
 // query is an app's online read of the server (no store): P7 judges what it returns.
 func (m *machine) query(t *rapid.T) {
-	m.play(t, &scenarios.Step{Actor: m.client(t), Op: &scenarios.Op{Op: "query", Table: "todoitem"}})
+	m.play(t, &scenarios.Step{Actor: m.client(t), Op: &scenarios.Op{Op: "query", Table: m.world.table(t)}})
 }
 
 // serverWrite is another writer's insert, update, delete or undelete.
 func (m *machine) serverWrite(t *rapid.T) {
 	op := rapid.SampledFrom([]string{"insert", "update", "delete", "undelete"}).Draw(t, "write")
 	item := m.item(t)
-	st := &scenarios.Op{Op: op, Table: "todoitem", Item: item}
+	st := &scenarios.Op{Op: op, Table: m.world.table(t), Item: item}
 	if op == "delete" || op == "undelete" {
 		st.Item, st.ID = nil, item["id"].(string)
 	}
@@ -577,7 +582,9 @@ func (m *machine) faultMenu(t *rapid.T) fakeserver.Rule {
 	case 5:
 		return fakeserver.Rule{Action: "page-shift", Match: fakeserver.Match{Times: 2}} // unbounded, it doubles a frozen table per pull
 	default:
-		return fakeserver.Rule{Action: "concurrent-write", Match: fakeserver.Match{Method: writes, Times: 1}}
+		// Another writer: once, or racing a client's retries too.
+		times := rapid.IntRange(1, 3).Draw(t, "raceTimes")
+		return fakeserver.Rule{Action: "concurrent-write", Match: fakeserver.Match{Method: writes, Times: times}}
 	}
 }
 
@@ -625,7 +632,9 @@ func (m *machine) converge(t *rapid.T) {
 	mark, _ := m.play(t, &scenarios.Step{Actor: "converge", Converge: &scenarios.Converge{Rounds: 10}})
 	if m.sess.Target().Exact() {
 		m.followModel(t, mark)
-		m.judge(t, mark, m.model.observe("todoitem", m.serverRows(t)))
+		for _, table := range m.world.tables {
+			m.judge(t, mark, m.model.observe(table, m.serverRows(t, table)))
+		}
 	}
 }
 
@@ -684,10 +693,9 @@ func (m *machine) finish(t *rapid.T) {
 	}
 }
 
-// serverRows are the server's rows of the machine's table (of this run's ids), tombstones
-// included.
-func (m *machine) serverRows(t *rapid.T) []map[string]any {
-	rows, err := m.sess.Target().Rows(m.ctx, "todoitem")
+// serverRows are the server's rows of a table (of this run's ids), tombstones included.
+func (m *machine) serverRows(t *rapid.T, table string) []map[string]any {
+	rows, err := m.sess.Target().Rows(m.ctx, table)
 	if err != nil {
 		t.Fatalf("reading the server's rows: %v", err)
 	}

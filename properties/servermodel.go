@@ -44,12 +44,16 @@ type serverModel struct {
 	undecided string
 	// killer is the event no branch could explain.
 	killer string
+	// hard is true when the server deletes rows for real (no tombstones).
+	hard bool
 }
 
 // maxBranches bounds the forks: past it the model says it cannot decide.
 const maxBranches = 512
 
-func newServerModel() *serverModel { return &serverModel{branches: []branch{{}}} }
+func newServerModel(hardDelete bool) *serverModel {
+	return &serverModel{branches: []branch{{}}, hard: hardDelete}
+}
 
 // outcome is what a write did: applied, or refused with a status, or answered 200 with
 // nothing to do (an undelete of a live row).
@@ -64,8 +68,9 @@ const (
 	undecided outcome = "?" // the precondition names a version the branch does not know
 )
 
-// predict is what a write would do in branch b, and the branch after if it applies.
-func (b branch) predict(e fakeserver.Event) (outcome, branch) {
+// predict is what a write would do in branch b, and the branch after if it applies. Under
+// hard delete a deleted row is gone: a later insert of its id creates it anew.
+func (b branch) predict(e fakeserver.Event, hard bool) (outcome, branch) {
 	key := strings.ToLower(e.Table + "/" + e.ItemID)
 	cur, found := b[key]
 	precond := func() outcome {
@@ -106,7 +111,13 @@ func (b branch) predict(e fakeserver.Event) (outcome, branch) {
 		if !found || cur.deleted {
 			return notFound, b
 		}
-		return precond(), next(mrow{data: cur.data, deleted: true})
+		o := precond()
+		if hard {
+			gone := b.clone()
+			delete(gone, key)
+			return o, gone
+		}
+		return o, next(mrow{data: cur.data, deleted: true})
 	case fakeserver.OpUndelete:
 		switch {
 		case !found:
@@ -153,10 +164,11 @@ func (m *serverModel) feed(events []fakeserver.Event) {
 			// A write whose answer nobody saw: it applied, or it did not.
 			for _, b := range m.branches {
 				next = append(next, b)
-				if o, after := b.predict(e); o == applied || o == undecided {
-					r := after[key]
-					r.version = ""
-					after[key] = r
+				if o, after := b.predict(e, m.hard); o == applied || o == undecided {
+					if r, ok := after[key]; ok {
+						r.version = ""
+						after[key] = r
+					}
 					next = append(next, after)
 				}
 			}
@@ -167,16 +179,17 @@ func (m *serverModel) feed(events []fakeserver.Event) {
 					next = append(next, b) // refused before the table: nothing changed
 					continue
 				}
-				o, after := b.predict(e)
+				o, after := b.predict(e, m.hard)
 				switch {
 				case o == saw || o == undecided && (saw == applied || saw == stale):
 					if saw != applied {
 						next = append(next, b)
 						continue
 					}
-					r := after[key]
-					r.version = e.VersionAfter
-					after[key] = r
+					if r, ok := after[key]; ok {
+						r.version = e.VersionAfter
+						after[key] = r
+					}
 					next = append(next, after)
 				}
 			}

@@ -32,7 +32,7 @@ func verdictOf(m *serverModel) reports.Verdict {
 }
 
 func TestServerModelFollowsALegalServer(t *testing.T) {
-	m := newServerModel()
+	m := newServerModel(false)
 	m.feed([]fakeserver.Event{
 		ev(1, fakeserver.OpInsert, "e1", 201, true, "v1", map[string]any{"text": "a"}, true),
 		ev(2, fakeserver.OpUpdate, "e1", 200, true, "v2", map[string]any{"text": "b"}, true, "v1"),
@@ -51,7 +51,7 @@ func TestServerModelFollowsALegalServer(t *testing.T) {
 }
 
 func TestServerModelCatchesAStaleWriteApplied(t *testing.T) {
-	m := newServerModel()
+	m := newServerModel(false)
 	m.feed([]fakeserver.Event{
 		ev(1, fakeserver.OpInsert, "e1", 201, true, "v1", map[string]any{"text": "a"}, true),
 		ev(2, fakeserver.OpUpdate, "e1", 200, true, "v2", map[string]any{"text": "b"}, true),
@@ -64,7 +64,7 @@ func TestServerModelCatchesAStaleWriteApplied(t *testing.T) {
 }
 
 func TestServerModelForksOnALostAnswer(t *testing.T) {
-	m := newServerModel()
+	m := newServerModel(false)
 	m.feed([]fakeserver.Event{
 		ev(1, fakeserver.OpInsert, "e1", 201, true, "v1", map[string]any{"text": "a"}, true),
 		ev(2, fakeserver.OpUpdate, "e1", 200, true, "v2", map[string]any{"text": "mine"}, false, "v1"),
@@ -86,7 +86,7 @@ func TestServerModelForksOnALostAnswer(t *testing.T) {
 }
 
 func TestServerModelCatchesALostAcknowledgedWrite(t *testing.T) {
-	m := newServerModel()
+	m := newServerModel(false)
 	m.feed([]fakeserver.Event{
 		ev(1, fakeserver.OpInsert, "e1", 201, true, "v1", map[string]any{"text": "a"}, true),
 		ev(2, fakeserver.OpUpdate, "e1", 200, true, "v2", map[string]any{"text": "b"}, true),
@@ -95,7 +95,7 @@ func TestServerModelCatchesALostAcknowledgedWrite(t *testing.T) {
 	if f.Verdict != reports.Violated || !strings.Contains(f.Detail, "holds map[text:a], the model says map[text:b]") {
 		t.Fatalf("a server that loses an acknowledged write: %+v", f)
 	}
-	m = newServerModel()
+	m = newServerModel(false)
 	m.feed([]fakeserver.Event{ev(1, fakeserver.OpInsert, "e1", 201, true, "v1", nil, true)})
 	if f := m.observe("todo", []map[string]any{row("e1", "v1", false), row("e9", "v5", false)}); f.Verdict != reports.Violated {
 		t.Fatalf("a row no write created: %+v", f)
@@ -103,7 +103,7 @@ func TestServerModelCatchesALostAcknowledgedWrite(t *testing.T) {
 }
 
 func TestServerModelSaysWhenItCannotDecide(t *testing.T) {
-	m := newServerModel()
+	m := newServerModel(false)
 	var events []fakeserver.Event
 	for i := range 12 {
 		id := string(rune('a' + i))
@@ -112,5 +112,34 @@ func TestServerModelSaysWhenItCannotDecide(t *testing.T) {
 	m.feed(events)
 	if v := verdictOf(m); v != reports.Unknown {
 		t.Fatalf("4096 possible states: %s (%d branches)", v, len(m.branches))
+	}
+}
+
+// Under hard delete a deleted row is gone: the model expects no tombstone, lets the id be
+// inserted anew, and catches a server that keeps the row.
+func TestServerModelHardDelete(t *testing.T) {
+	history := []fakeserver.Event{
+		ev(1, fakeserver.OpInsert, "e1", 201, true, "v1", map[string]any{"text": "a"}, true),
+		ev(2, fakeserver.OpDelete, "e1", 200, true, "v2", nil, true, "v1"),
+		ev(3, fakeserver.OpUndelete, "e1", 404, false, "", nil, true),
+	}
+	m := newServerModel(true)
+	m.feed(history)
+	if f := m.observe("todo", nil); f.Verdict != reports.Holds {
+		t.Fatalf("a hard-deleted row, gone: %+v", f)
+	}
+	m.feed([]fakeserver.Event{ev(4, fakeserver.OpInsert, "e1", 201, true, "v3", map[string]any{"text": "b"}, true)})
+	if f := m.observe("todo", []map[string]any{row("e1", "v3", false, "text", "b")}); f.Verdict != reports.Holds {
+		t.Fatalf("the id inserted anew: %+v", f)
+	}
+	kept := newServerModel(true)
+	kept.feed(history[:2])
+	if f := kept.observe("todo", []map[string]any{row("e1", "v2", true, "text", "a")}); f.Verdict != reports.Violated {
+		t.Fatalf("a server that keeps a tombstone under hard delete: %+v", f)
+	}
+	soft := newServerModel(false)
+	soft.feed(history[:2])
+	if f := soft.observe("todo", nil); f.Verdict != reports.Violated {
+		t.Fatalf("a server that loses a soft-deleted row: %+v", f)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/drivers"
+	"github.com/conflictlab/conflictlab/fakeserver"
 	"github.com/conflictlab/conflictlab/internal/odata"
 	"github.com/conflictlab/conflictlab/reports"
 )
@@ -248,7 +249,7 @@ func (r *runner) observePush(d *device, run func() error) error {
 		status = "failed: " + err.Error()
 	}
 	f := check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
-		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess,
+		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess, Removed: r.removed,
 		Server: func(table, id string) map[string]any {
 			row, deleted, _ := r.serverRow(table, id)
 			if deleted {
@@ -324,7 +325,9 @@ func (r *runner) observePurge(d *device, st *Step) error {
 	tables := r.knownTables(d, st.Op.Table)
 	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
+	r.removed = func(table, _ string) bool { return strings.EqualFold(table, st.Op.Table) }
 	err := r.observePush(d, func() error { return d.dev.Purge(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID, st.Op.Force) })
+	r.removed = nil
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
@@ -515,15 +518,16 @@ func (r *runner) convergedCheck() error {
 			if err != nil {
 				return fail("the client's rows can be read", "%v", err)
 			}
-			var local []map[string]any
-			for _, row := range all {
-				if r.ours(row) {
-					local = append(local, row)
-				}
-			}
 			server, err := r.liveRows(d.tables[table])
 			if err != nil {
 				return fail("the server's rows can be read", "%v", err)
+			}
+			gone := r.hardDeleted(d.tables[table], server)
+			var local []map[string]any
+			for _, row := range all {
+				if r.ours(row) && !gone[strings.ToLower(fmt.Sprint(row["id"]))] {
+					local = append(local, row)
+				}
 			}
 			if err := r.property(check.Converged(name, d.tables[table], local, server)); err != nil {
 				return err
@@ -531,6 +535,25 @@ func (r *runner) convergedCheck() error {
 		}
 	}
 	return nil
+}
+
+// hardDeleted are the ids (lower case) of a table that the server deleted for real and has
+// not now: under hard delete no tombstone tells a client that pulled such a row that it went
+// (docs/semantics.md#pull), so P4 does not count it against the client.
+func (r *runner) hardDeleted(table string, live []map[string]any) map[string]bool {
+	if r.sc.Server.SoftDelete {
+		return nil
+	}
+	gone := map[string]bool{}
+	for _, e := range r.events(0) {
+		if e.Op == fakeserver.OpDelete && e.Applied && strings.EqualFold(e.Table, table) {
+			gone[strings.ToLower(e.ItemID)] = true
+		}
+	}
+	for _, row := range live {
+		delete(gone, strings.ToLower(fmt.Sprint(row["id"])))
+	}
+	return gone
 }
 
 // check judges a check step.

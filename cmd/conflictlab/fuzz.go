@@ -89,6 +89,7 @@ Progress (interleavings explored, actions played, actions per second) goes to st
 	f.StringVar(&o.strategy, "strategy", "", "only this strategy: "+strings.Join(scenarios.Strategies, ", ")+" (default: each interleaving draws one)")
 	f.StringVar(&o.out, "out", "fuzz-out", "where a counterexample is written")
 	f.StringVar(&o.storeDir, "store-dir", "", "where each interleaving's SQLite stores go, removed after it (default: /dev/shm when writable, else the temporary directory)")
+	addMutantFlag(f)
 	f.IntVar(&o.rounds, "round", 0, "no longer used")
 	_ = f.MarkDeprecated("round", "each interleaving is now its own unit of work (seed --seed+j); progress is reported as they finish")
 	return cmd
@@ -181,6 +182,11 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, ", shard %s", shard)
 	}
 	fmt.Fprintln(stderr)
+	restoreMutant, err := enableMutant()
+	if err != nil {
+		return usageError{err}
+	}
+	defer restoreMutant()
 	started := time.Now()
 	out := c.Run(ctx)
 	if terminal {
@@ -203,6 +209,7 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 	fmt.Fprintln(stdout, strings.TrimSpace(out.Message))
 	fmt.Fprintf(stdout, "\nFAIL at interleaving %d (seed %d), after %d interleavings with the shrink's: counterexample %s\nreplay: conflictlab run %s\n",
 		out.Number, out.Seed, out.Stats.Runs, path, path)
+	fmt.Fprintf(stdout, "found after %s (%d interleavings explored), then shrunk\n", out.Found.Round(time.Millisecond), out.Explored)
 	fmt.Fprintf(stdout, "that interleaving alone: %s\n", strings.Join(again(o, out.Seed), " "))
 	return errFailed
 }
