@@ -137,3 +137,27 @@ func BenchmarkCampaignClients(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWorlds plays the same campaign (the same seeds, properties.Defaults, one worker)
+// in the machine's first, narrow world and in the wide one, side by side in every iteration,
+// and reports each one's actions/s and the wide world's speed over the narrow one's: what
+// drawing several tables, page sizes, client options, hard delete, v1 and store faults costs
+// an action.
+func BenchmarkWorlds(b *testing.B) {
+	narrow, wide := properties.Defaults(), properties.Defaults()
+	narrow.Narrow = true
+	var n, w campaignRun
+	for i := 0; i < b.N; i++ {
+		seed := uint64(1000 * (i + 1))
+		if i%2 == 0 { // each goes first in turn: the load of the machine drifts
+			n.add(campaign(b, narrow, 60, 1, seed))
+			w.add(campaign(b, wide, 60, 1, seed))
+		} else {
+			w.add(campaign(b, wide, 60, 1, seed))
+			n.add(campaign(b, narrow, 60, 1, seed))
+		}
+	}
+	b.ReportMetric(n.rate(), "actions/s-narrow")
+	b.ReportMetric(w.rate(), "actions/s-wide")
+	b.ReportMetric(w.rate()/n.rate(), "wide-ratio")
+}

@@ -458,6 +458,13 @@ func (p *pool) writeCounterexample(data []byte, out *Outcome) string {
 	return where
 }
 
+// Defaults are the machine as conflictlab fuzz plays it when given no flag: the wide world,
+// faults, the first client on SQLite in a RAM-backed scratch directory (restarts and crashes
+// on it), local writes racing pulls, through the embedded server without sockets.
+func Defaults() Config {
+	return Config{SQLite: true, Faults: true, InMemory: true, StoreDir: ScratchDir()}
+}
+
 // CampaignGCPercent is the GOGC conflictlab fuzz runs campaigns with (unless GOGC is set):
 // their live heap is small, and collecting a quarter as often as Go's default saves about a
 // tenth of their CPU.

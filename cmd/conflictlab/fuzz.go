@@ -141,8 +141,9 @@ func runFuzz(ctx context.Context, o *fuzzOptions, stdout, stderr io.Writer) erro
 	if storeDir == "" {
 		storeDir = properties.ScratchDir()
 	}
-	cfg := properties.Config{Clients: o.clients, Strategy: o.strategy, SQLite: true, Faults: true,
-		InMemory: target == nil, Target: target, Out: o.out, Name: "counterexample", Client: o.client, StoreDir: storeDir}
+	cfg := properties.Defaults()
+	cfg.Clients, cfg.Strategy, cfg.InMemory, cfg.Target = o.clients, o.strategy, target == nil, target
+	cfg.Out, cfg.Name, cfg.Client, cfg.StoreDir = o.out, "counterexample", o.client, storeDir
 	terminal := isTerminal(stderr)
 	last := time.Time{}
 	duration := o.duration
