@@ -19,6 +19,10 @@ func (s *Session) SetLenient(on bool) { s.r.lenient = on }
 // LastError is the error of the last client op (or server write) Do played.
 func (s *Session) LastError() error { return s.r.lastErr }
 
+// LastWhileError is the own error of the other op of the last step when it had a while
+// (played while its pull waited, or after it).
+func (s *Session) LastWhileError() error { return s.r.whileErr }
+
 // Target is the server of the session's run: the embedded one, a conflictlab server, or a
 // proxy in front of another; nil before a setup that failed or was skipped.
 func (s *Session) Target() targets.Server { return s.r.server }
