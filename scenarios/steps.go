@@ -16,7 +16,7 @@ import (
 )
 
 func (r *runner) step(st *Step) error {
-	r.lastErr = nil
+	r.lastErr, r.whileErr = nil, nil
 	switch st.Actor {
 	case "server":
 		err := r.serverWrite(st.Op.Op, st.Op.Table, st.Op.Item, st.Op.ID)
