@@ -160,3 +160,27 @@ func startOther() *targets.Target {
 	Expect(t.Kind).To(Equal(targets.KindOther))
 	return t
 }
+
+var _ = Describe("a session that plays a while without judging expectations", func() {
+	It("writes the other op's outcome into its expect, so the step replays the same way", func() {
+		sc, err := scenarios.Parse([]byte(sixRows+"  - check: {}\n"), "lenient.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		s := scenarios.Start(context.Background(), sc, "", scenarios.Options{InMemory: true})
+		defer s.Finish()
+		s.SetLenient(true)
+		st := &scenarios.Step{Index: 1, Actor: "phone", Op: &scenarios.Op{Op: "pull", Table: "todoitem"}, AtPage: 2,
+			While: &scenarios.Step{Actor: "tablet", Op: &scenarios.Op{Op: "lookup", Table: "todoitem", ID: "a"}}}
+		Expect(s.Do(st)).To(BeNil())
+		Expect(s.LastError()).NotTo(HaveOccurred(), "the pull's own error")
+		Expect(s.LastWhileError()).To(HaveOccurred(), "the tablet has nothing to look up")
+		Expect(st.While.Expect).To(Equal(&scenarios.Expect{Error: "not-found"}))
+
+		sc.Steps = []*scenarios.Step{st}
+		data, err := scenarios.Marshal(sc)
+		Expect(err).NotTo(HaveOccurred())
+		back, err := scenarios.Parse(data, "lenient.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		res := scenarios.Run(context.Background(), back, "", scenarios.Options{InMemory: true})
+		Expect(res.Status).To(Equal(reports.Passed), "%s\n%s", data, explain(res))
+	})
+})
