@@ -80,6 +80,15 @@ func TestPushBeforePull(t *testing.T) {
 	gone := snap(map[string][]map[string]any{"todo": {}}, queued, nil)
 	expect(t, "bug: the pull deleted a row with a queued operation", check.PushBeforePull(check.PullObs{Table: "todo", Before: before,
 		After: gone, Requests: []check.Request{patch, get}}), reports.Violated, "deleted todo/e1")
+	// A row queued before the pull that the device itself changed while the pull ran is judged
+	// as the write left it, not as it was before.
+	edited := row("e1", "text", "edited")
+	during := map[string]map[string]any{"E1": edited}
+	rewritten := snap(map[string][]map[string]any{"todo": {edited}}, queued, nil)
+	expect(t, "a queued row edited during the pull survives", check.PushBeforePull(check.PullObs{Table: "todo", Before: before,
+		After: rewritten, Requests: []check.Request{patch, get}, During: during}), reports.Holds, "")
+	expect(t, "bug: the pull overwrote a queued row edited during it", check.PushBeforePull(check.PullObs{Table: "todo", Before: before,
+		After: overwritten, Requests: []check.Request{patch, get}, During: during}), reports.Violated, "written locally while it ran")
 }
 
 func TestPurge(t *testing.T) {

@@ -115,7 +115,7 @@ func init() {
 	for _, a := range []*action{
 		latencyAction, statusAction, resetAction, dropResponseAction, timeoutAction,
 		truncateAction, concurrentWriteAction, offlineAction, clockSkewAction,
-		clockFreezeAction, pageShiftAction,
+		clockFreezeAction, pageShiftAction, holdAction,
 	} {
 		register(a)
 	}

@@ -41,6 +41,10 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 				x.ev.Op, x.ev.Table, x.ev.ItemID = t.op, t.table, t.id
 				b.answer(c)
 				return
+			case holder:
+				if !b.hold(c) {
+					return
+				}
 			case preparer:
 				b.prepare(c)
 			}
@@ -83,6 +87,12 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 // see the request.
 type answerer interface {
 	answer(c *call)
+}
+
+// holder keeps a request waiting before the table handler (and before the preparers of the
+// rules after it); it returns false when the request is not to be served (the client gave up).
+type holder interface {
+	hold(c *call) bool
 }
 
 // preparer acts before the table handler and then lets it run.

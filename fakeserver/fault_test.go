@@ -185,6 +185,7 @@ var sampleRules = map[string]fakeserver.Rule{
 	"clock-skew":   {Action: "clock-skew", Params: map[string]any{"ms": -60000.0}},
 	"clock-freeze": {Action: "clock-freeze", Match: fakeserver.Match{Table: "todoitem"}},
 	"page-shift":   {Action: "page-shift", Params: map[string]any{"rows": 3.0}},
+	"hold":         {ID: "pause", Action: "hold", Params: map[string]any{"ms": 2000.0}, Match: fakeserver.Match{Op: []string{"query"}, After: 1, Times: 1}},
 }
 
 var _ = Describe("fault rules", Label("faults"), func() {
@@ -223,7 +224,7 @@ var _ = Describe("fault rules", Label("faults"), func() {
 		func(action string) string { return action },
 		Entry(nil, "latency"), Entry(nil, "status"), Entry(nil, "reset"), Entry(nil, "drop-response"),
 		Entry(nil, "timeout"), Entry(nil, "truncate"), Entry(nil, "concurrent-write"), Entry(nil, "offline"),
-		Entry(nil, "clock-skew"), Entry(nil, "clock-freeze"), Entry(nil, "page-shift"),
+		Entry(nil, "clock-skew"), Entry(nil, "clock-freeze"), Entry(nil, "page-shift"), Entry(nil, "hold"),
 	)
 
 	It("reads YAML's forms of the same rule as one canonical rule", func() {
@@ -438,6 +439,52 @@ var _ = Describe("every fault action, against the server alone", Label("faults")
 		Eventually(done).Should(Receive(&got))
 		Expect(got.err).To(networkError())
 		Eventually(func() string { return b.last().Error }).Should(ContainSubstring("held until the fault was healed"))
+	})
+
+	It("hold serves the request only once healed, as it stands then", func() {
+		b.insert("e1", "eggs")
+		held := b.add(`{action: hold, match: {op: query}}`)
+		done := make(chan answer, 1)
+		go func() { defer GinkgoRecover(); done <- b.send("GET", "/tables/todoitem", "") }()
+		Eventually(func() int { return b.srv.Faults().Status()[0].Fired }).Should(Equal(1))
+		Expect(b.insert("e2", "milk").status).To(Equal(http.StatusCreated), "other requests pass while one is held")
+		Expect(done).NotTo(Receive(), "the query is still held")
+		Expect(b.srv.Faults().Remove(held.ID)).To(BeTrue())
+		var got answer
+		Eventually(done).Should(Receive(&got))
+		Expect(got.err).NotTo(HaveOccurred())
+		Expect(got.status).To(Equal(http.StatusOK))
+		Expect(string(got.body)).To(And(ContainSubstring(`"e1"`), ContainSubstring(`"e2"`)), "served after the insert made while it was held")
+		Expect(b.last()).To(MatchFields(IgnoreExtras, Fields{"Status": Equal(200), "Op": Equal(fakeserver.OpQuery),
+			"Faults": Equal(hit("f1", "hold"))}))
+	})
+
+	It("hold lets the request go after its ms, and the rules after it still act", func() {
+		b.add(`{action: hold, params: {ms: 20}, match: {op: insert}}`)
+		b.add(`{action: drop-response, match: {op: insert}}`)
+		a := b.insert("e1", "eggs")
+		Expect(a.err).To(networkError(), "the drop-response after the hold")
+		Expect(b.row("e1")).To(HaveKeyWithValue("text", "eggs"), "served after the hold, with its body")
+		Expect(b.last().Faults).To(Equal(append(hit("f1", "hold"), hit("f2", "drop-response")...)))
+	})
+
+	It("hold serves nothing to a client that gave up", func() {
+		b.add(`{action: hold, params: {ms: 60000}, match: {op: insert}}`)
+		impatient := &http.Client{Timeout: 100 * time.Millisecond}
+		a := b.sendWith(impatient, "POST", "/tables/todoitem", `{"id":"e1"}`)
+		Expect(a.err).To(HaveOccurred())
+		Eventually(b.last).Should(MatchFields(IgnoreExtras, Fields{"Status": Equal(0), "Applied": BeFalse(),
+			"Error": ContainSubstring("held until the client gave up"), "Faults": Equal(hit("f1", "hold"))}))
+		_, ok := b.srv.Row("todoitem", "e1")
+		Expect(ok).To(BeFalse())
+	})
+
+	It("refuses a hold that would last for ever", func() {
+		_, err := fakeserver.Rule{Action: "hold", Params: map[string]any{"ms": 0}}.Validate()
+		var re *fakeserver.RuleError
+		Expect(errors.As(err, &re)).To(BeTrue(), "%v", err)
+		Expect(re.Field).To(Equal("params.ms"))
+		Expect(re.Message).To(ContainSubstring("never lasts for ever"))
 	})
 
 	It("truncate applies the write and sends the real status with a cut JSON body", func() {
@@ -790,6 +837,8 @@ var _ = Describe("faults leave no goroutines or connections behind", Label("faul
 		Entry("status", `{action: status}`, time.Second),
 		Entry("concurrent-write", `{action: concurrent-write}`, time.Second),
 		Entry("page-shift", `{action: page-shift}`, time.Second),
+		Entry("hold, client gives up", `{action: hold}`, 50*time.Millisecond),
+		Entry("hold, for its ms", `{action: hold, params: {ms: 20}}`, time.Second),
 	)
 
 	It("lets a held request go when every fault is healed", func() {

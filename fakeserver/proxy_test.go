@@ -79,6 +79,19 @@ var _ = Describe("the fault proxy", func() {
 			"VersionBefore": Equal(row["version"])}))
 	})
 
+	It("holds a request before forwarding it (hold), so the upstream serves it as it stands once healed", func() {
+		p.insert("todoitem", map[string]any{"id": "a"})
+		held, err := proxy.Faults().Add(fakeserver.Rule{Action: "hold", Match: fakeserver.Match{Op: []string{"query"}, Times: 1}})
+		Expect(err).NotTo(HaveOccurred())
+		done := make(chan []string, 1)
+		go func() { defer GinkgoRecover(); done <- p.do("GET", "/tables/todoitem", nil).IDs() }()
+		Eventually(func() int { return proxy.Faults().Status()[0].Fired }).Should(Equal(1))
+		_, err = up.Insert("todoitem", map[string]any{"id": "b"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(proxy.Faults().Remove(held.ID)).To(BeTrue())
+		Eventually(done).Should(Receive(Equal([]string{"a", "b"})), "forwarded after the upstream's insert")
+	})
+
 	DescribeTable("refuses faults that need the server's own clock or rows",
 		func(action string, params map[string]any) {
 			_, err := proxy.Faults().Add(fakeserver.Rule{Action: action, Params: params})

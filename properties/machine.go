@@ -475,13 +475,12 @@ func (m *machine) purge(t *rapid.T) {
 	m.play(t, &scenarios.Step{Actor: name, Op: op})
 }
 
-// writeDuringPull updates an item locally while a pull of the table is under way (the pull's
-// first page is held back by a latency fault until the write is done), and checks P1: the
-// pull must not overwrite the row while its update is queued. The counterexample file plays
-// the two one after the other, so only this machine (and its rapid fail file) replays a
-// failure of this action.
+// writeDuringPull updates an item locally while a pull of the table waits for page 1, 2 or 3:
+// a step whose while is the update (the session holds that page's query until the update is
+// done). The session judges P1 with the update: the pull must not overwrite the row while it
+// is queued, on that page or any later one. The step replays with conflictlab run like any
+// other; a pull with fewer pages plays the update after it.
 func (m *machine) writeDuringPull(t *rapid.T) {
-	srv := m.sess.Target()
 	name := m.client(t)
 	item := m.item(t)
 	// An item with no queued operation: the pull's own push leaves it alone, so the checks
@@ -489,48 +488,9 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 	if _, queued := m.queued(t, name, item["id"].(string)); queued {
 		t.Skip("the item has a queued operation")
 	}
-	m.faultN++
-	hold := fakeserver.Rule{ID: fmt.Sprintf("f%d", m.faultN), Action: "latency", Params: map[string]any{"ms": 5.0},
-		Match: fakeserver.Match{Client: name, Method: []string{"GET"}, Times: 1}}
-	m.play(t, &scenarios.Step{Actor: "fault", Fault: &hold})
-	before := m.snapshot(t, name)
-	pull := &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem"}}
-	pull.Index = len(m.sc.Steps) + 2
-	mark := m.sess.Mark()
-	done := make(chan *reports.Failure, 1)
-	go func() { done <- m.sess.Do(pull) }()
-	for fired := false; !fired; {
-		status, err := srv.FaultStatus(m.ctx)
-		if err != nil {
-			t.Fatalf("reading the faults in force: %v", err)
-		}
-		for _, st := range status {
-			fired = fired || st.Rule.ID == hold.ID && st.Fired > 0
-		}
-		select {
-		case f := <-done: // the pull ended (its push failed) before its first GET
-			done <- f
-			fired = true
-		case <-time.After(50 * time.Microsecond):
-		}
-	}
-	stored, err := m.sess.Device(name).Update(m.ctx, "todoitem", item)
-	failure := <-done
-	write := &scenarios.Step{Index: len(m.sc.Steps) + 1, Actor: name, Op: &scenarios.Op{Op: "update", Table: "todoitem", Item: item}}
-	write.Expect = scenarios.ExpectOutcome(write, err)
-	m.sc.Steps = append(m.sc.Steps, write, pull)
-	pull.Expect = scenarios.ExpectOutcome(pull, m.sess.LastError())
-	if failure != nil {
-		m.fail(t, failure)
-	}
-	if err != nil {
-		return
-	}
-	after := m.snapshot(t, name)
-	pullErr := m.sess.LastError()
-	m.judge(t, mark, check.PushBeforePull(check.PullObs{Table: "todoitem", Before: before, After: after,
-		Requests: m.sess.Requests(mark, name), PushFailed: drivers.Matches(pullErr, drivers.KindPushFailed), Failed: pullErr != nil,
-		During: map[string]map[string]any{item["id"].(string): stored}}))
+	atPage := rapid.IntRange(1, 3).Draw(t, "atPage")
+	m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem"}, AtPage: atPage,
+		While: &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "update", Table: "todoitem", Item: item}}})
 }
 
 // queued reports whether a client has an operation queued for an item.

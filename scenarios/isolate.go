@@ -79,6 +79,9 @@ func (r *runner) ownStep(st *Step) *Step {
 		op.ID = r.own(st.Op.ID)
 		c.Op = &op
 	}
+	if st.While != nil {
+		c.While = r.ownStep(st.While)
+	}
 	if st.Fault != nil {
 		f := *st.Fault
 		f.Match.ID = r.own(f.Match.ID)

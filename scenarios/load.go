@@ -319,6 +319,9 @@ func (l *loader) scenario(n *yaml.Node) (*Scenario, error) {
 			return nil, err
 		}
 		st.Index = i + 1
+		if st.While != nil {
+			st.While.Index = st.Index
+		}
 		sc.Steps = append(sc.Steps, st)
 	}
 	return sc, nil
@@ -505,7 +508,7 @@ func (l *loader) step(n *yaml.Node, sc *Scenario) (*Step, error) {
 	var actor field
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		if k.Value == "expect" || k.Value == "when" {
+		if slices.Contains(stepKeys, k.Value) {
 			continue
 		}
 		if actor.key != nil {
@@ -516,7 +519,7 @@ func (l *loader) step(n *yaml.Node, sc *Scenario) (*Step, error) {
 	if actor.key == nil {
 		return nil, l.errAt(n, "a step needs an actor: a client's name, server, fault, heal, converge, check or clock")
 	}
-	fs, err := l.fields(n, "a step", append([]string{actor.key.Value}, "expect", "when")...)
+	fs, err := l.fields(n, "a step", append([]string{actor.key.Value}, stepKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -575,10 +578,58 @@ func (l *loader) step(n *yaml.Node, sc *Scenario) (*Step, error) {
 			return nil, err
 		}
 	}
+	if f, ok := fs["while"]; ok {
+		if st.Op == nil || st.Actor == "server" || st.Op.Op != "pull" {
+			return nil, l.errAt(f.key, "while goes with a client's pull only: the pull waits at a page while the other op runs")
+		}
+		if st.While, err = l.while(f.val, sc, st); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fs["atPage"]; ok {
+		if st.While == nil {
+			return nil, l.errAt(f.key, "atPage goes with while: it names the page the pull waits for while the other op runs")
+		}
+		if st.AtPage, err = l.integer(f, 1); err != nil {
+			return nil, err
+		}
+	}
 	if f, ok := fs["expect"]; ok {
 		if st.Expect, err = l.expect(f.val, st); err != nil {
 			return nil, err
 		}
+	}
+	return st, nil
+}
+
+// stepKeys are the keys a step has besides its actor.
+var stepKeys = []string{"expect", "when", "while", "atPage"}
+
+// localOps are the ops that send nothing: the only ones a device can play while its own
+// pull waits.
+var localOps = []string{"insert", "update", "delete", "lookup", "read", "query"}
+
+// while reads the other op of a pull's step: one actor (a client, or the server actor) and
+// optionally its expect, played while the pull waits for a page.
+func (l *loader) while(n *yaml.Node, sc *Scenario, pull *Step) (*Step, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, l.errAt(n, "while must be a mapping: one actor (a client's name or server) and optionally expect")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i]; k.Value {
+		case "when", "while", "atPage":
+			return nil, l.errAt(k, "%s cannot go inside while: it belongs to the pull's step", k.Value)
+		case "fault", "heal", "converge", "check", "clock":
+			return nil, l.errAt(k, "while plays a client's op or the server actor's write, not %s", k.Value)
+		}
+	}
+	st, err := l.step(n, sc)
+	if err != nil {
+		return nil, err
+	}
+	if st.Actor == pull.Actor && !slices.Contains(localOps, st.Op.Op) {
+		return nil, l.errAt(n, "while: %s's own pull is under way, so meanwhile it can only write or read locally (%s), not %s",
+			st.Actor, strings.Join(localOps, ", "), st.Op.Op)
 	}
 	return st, nil
 }

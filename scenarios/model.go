@@ -99,6 +99,13 @@ type Step struct {
 	Expect   *Expect
 	// When lists the strategies the step runs under; empty: all.
 	When []string
+	// While, on a client's pull, is another op played while the pull waits for page AtPage
+	// (its AtPage-th query of the table; 1 when 0): the pull's query is held by a hold fault
+	// until While is done, then let go. While's actor is a client (the pull's own device only
+	// for a local op) or the server actor, with an expect of its own. When the pull never
+	// sends that query (its push failed, or it has fewer pages), While is played after it.
+	While  *Step
+	AtPage int
 }
 
 // Op is what a client or the server actor does.
@@ -182,26 +189,35 @@ func (st *Step) Describe() string {
 	case "clock":
 		fmt.Fprintf(&b, "clock: advance %d ms", st.ClockMs)
 	default:
-		fmt.Fprintf(&b, "%s: %s", st.Actor, st.Op.Op)
-		if st.Op.Table != "" {
-			b.WriteString(" " + st.Op.Table)
-		}
-		if id := st.Op.ID; id != "" {
-			b.WriteString(" " + id)
-		} else if id, ok := st.Op.Item["id"].(string); ok {
-			b.WriteString(" " + id)
-		}
-		if st.Op.QueryID != "" {
-			fmt.Fprintf(&b, " (queryId %s)", st.Op.QueryID)
-		}
-		if st.Op.Force {
-			b.WriteString(" (force)")
-		}
-		if st.Op.How != "" {
-			b.WriteString(" " + st.Op.How)
+		st.describeOp(&b)
+		if st.While != nil {
+			fmt.Fprintf(&b, ", while page %d waits: ", max(st.AtPage, 1))
+			st.While.describeOp(&b)
 		}
 	}
 	return b.String()
+}
+
+// describeOp is a client's or the server actor's op as a person reads it.
+func (st *Step) describeOp(b *strings.Builder) {
+	fmt.Fprintf(b, "%s: %s", st.Actor, st.Op.Op)
+	if st.Op.Table != "" {
+		b.WriteString(" " + st.Op.Table)
+	}
+	if id := st.Op.ID; id != "" {
+		b.WriteString(" " + id)
+	} else if id, ok := st.Op.Item["id"].(string); ok {
+		b.WriteString(" " + id)
+	}
+	if st.Op.QueryID != "" {
+		fmt.Fprintf(b, " (queryId %s)", st.Op.QueryID)
+	}
+	if st.Op.Force {
+		b.WriteString(" (force)")
+	}
+	if st.Op.How != "" {
+		b.WriteString(" " + st.Op.How)
+	}
 }
 
 // runsUnder reports whether the step runs under strategy.

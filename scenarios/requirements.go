@@ -54,6 +54,15 @@ func (r *runner) requirements() targets.Requirements {
 			table(st.Op.Table)
 			deletes = deletes || st.Op.Op == "delete" || st.Op.Op == "undelete"
 		}
+		if w := st.While; w != nil {
+			// The pull waits at a page under a hold fault (a proxy holds it in front of another
+			// server) while the other op plays.
+			if !slices.Contains(req.Faults, "hold") {
+				req.Faults = append(req.Faults, "hold")
+			}
+			table(w.Op.Table)
+			deletes = deletes || w.Op.Op == "delete" || w.Op.Op == "undelete"
+		}
 	}
 	if deletes {
 		soft := sc.Server.SoftDelete

@@ -120,6 +120,9 @@ func (s *Session) Do(st *Step) *reports.Failure {
 	began := time.Since(s.start)
 	own := s.r.ownStep(st)
 	err := s.guard(func() error { return s.r.step(own) })
+	if s.r.lenient && st.While != nil {
+		st.While.Expect = ExpectOutcome(st.While, s.r.whileErr)
+	}
 	if err == nil && s.r.historyErr != nil {
 		err = fail("the server's history can be read", "%v", s.r.historyErr)
 	}
@@ -210,6 +213,9 @@ type runner struct {
 	// last op's own error.
 	lenient bool
 	lastErr error
+	// whileErr is the own error of the last step's while; holds counts the holds put in force.
+	whileErr error
+	holds    int
 }
 
 // device is one client of the scenario: a device of its driver, on its store.
@@ -356,6 +362,9 @@ func (r *runner) needs(d *device) drivers.Needs {
 	for _, st := range r.sc.Steps {
 		if st.Actor == d.spec.Name && st.runsUnder(r.strategy) && st.Op.Op != "restart" {
 			n.Ops = append(n.Ops, st.Op.Op)
+		}
+		if w := st.While; w != nil && w.Actor == d.spec.Name && st.runsUnder(r.strategy) && w.Op.Op != "restart" {
+			n.Ops = append(n.Ops, w.Op.Op)
 		}
 		if st.Actor == "converge" {
 			n.Ops = append(n.Ops, "push", "pull")
@@ -595,6 +604,9 @@ func (r *runner) knownTables(d *device, extra ...string) []string {
 	for _, st := range r.sc.Steps {
 		if st.Op != nil && st.Op.Table != "" {
 			seen[strings.ToLower(st.Op.Table)] = st.Op.Table
+		}
+		if w := st.While; w != nil && w.Op.Table != "" {
+			seen[strings.ToLower(w.Op.Table)] = w.Op.Table
 		}
 	}
 	for k, v := range d.tables {

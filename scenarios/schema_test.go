@@ -244,6 +244,8 @@ var _ = Describe("the scenario schema", func() {
 		Entry("a resolve with an item without id", minimal+"  - phone: {op: resolve, table: todoitem, id: e1, how: update-operation, item: {text: y}}\n"),
 		Entry("a check with tables and counts", minimal+"  - check: {server: {todoitem: {e1: null, e2: {deleted: true}}}, phone: {pending: 0, errors: 1, todoitem: {e1: {text: x}}}, converged: false}\n"),
 		Entry("requests with ...", minimal+"  - phone: {op: push}\n    expect: {requests: [..., POST /tables/todoitem, ...], status: complete, errors: []}\n"),
+		Entry("two ops at once", minimal+"  - phone: {op: pull, table: todoitem}\n    while: {phone: {op: update, table: todoitem, item: {id: e1}}, expect: {error: any}}\n"+
+			"    atPage: 2\n    expect: {status: complete}\n  - phone: {op: pull, table: todoitem}\n    while: {server: {op: delete, table: todoitem, id: e1}}\n"),
 	)
 
 	// The loader refuses more than a schema can say (a step's actor must be a client of the
@@ -346,5 +348,10 @@ var _ = Describe("the scenario schema", func() {
 		Entry("converged as a word", minimal+"  - check: {converged: sure}\n"),
 		Entry("a checked row that is a list", minimal+"  - check: {server: {todoitem: {e1: [x]}}}\n"),
 		Entry("a checked table that is a list", minimal+"  - check: {phone: {todoitem: [e1]}}\n"),
+		Entry("while on a push", minimal+"  - phone: {op: push}\n    while: {server: {op: delete, table: todoitem, id: e1}}\n"),
+		Entry("atPage without while", minimal+"  - phone: {op: pull, table: todoitem}\n    atPage: 2\n"),
+		Entry("page 0", minimal+"  - phone: {op: pull, table: todoitem}\n    while: {server: {op: delete, table: todoitem, id: e1}}\n    atPage: 0\n"),
+		Entry("a fault inside while", minimal+"  - phone: {op: pull, table: todoitem}\n    while: {fault: {action: reset}}\n"),
+		Entry("two actors inside while", minimal+"  - phone: {op: pull, table: todoitem}\n    while: {server: {op: delete, table: todoitem, id: e1}, phone: {op: read, table: todoitem}}\n"),
 	)
 })

@@ -13,11 +13,17 @@ import (
 // stores and the server, and to add the verdicts of its own checkers to the result.
 
 // SetLenient makes Do skip every expect (error, status, errors, requests, item, rows); the
-// properties are still judged. LastError is then the last op's own error.
+// properties are still judged. LastError is then the last op's own error. Do then writes the
+// outcome of a step's while into the while's expect (ExpectOutcome), as the caller does for the
+// step's own, so that the step replays the same way even when the session failed at it.
 func (s *Session) SetLenient(on bool) { s.r.lenient = on }
 
 // LastError is the error of the last client op (or server write) Do played.
 func (s *Session) LastError() error { return s.r.lastErr }
+
+// LastWhileError is the own error of the other op of the last step when it had a while
+// (played while its pull waited, or after it).
+func (s *Session) LastWhileError() error { return s.r.whileErr }
 
 // Target is the server of the session's run: the embedded one, a conflictlab server, or a
 // proxy in front of another; nil before a setup that failed or was skipped.

@@ -17,7 +17,7 @@ import (
 )
 
 func (r *runner) step(st *Step) error {
-	r.lastErr = nil
+	r.lastErr, r.whileErr = nil, nil
 	switch st.Actor {
 	case "server":
 		err := r.serverWrite(st.Op.Op, st.Op.Table, st.Op.Item, st.Op.ID)
@@ -51,6 +51,9 @@ func (r *runner) step(st *Step) error {
 	}
 	d := r.devices[st.Actor]
 	mark := r.mark()
+	if st.While != nil {
+		return r.concurrently(d, st, mark)
+	}
 	err := r.clientOp(d, st)
 	if err != nil {
 		return err
@@ -166,7 +169,7 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		return r.expectPush(ex, err)
 	case "pull":
 		d.tables[strings.ToLower(op.Table)] = op.Table
-		return r.observePull(d, st)
+		return r.observePull(d, st, nil)
 	case "purge":
 		return r.observePurge(d, st)
 	case "restart":
@@ -284,12 +287,17 @@ func hasConflict(reqs []check.Request) bool {
 	return false
 }
 
-// observePull runs a pull and judges it by P1 (and P5, for the push it makes).
-func (r *runner) observePull(d *device, st *Step) error {
+// observePull runs a pull and judges it by P1 (and P5, for the push it makes); c, when not
+// nil, plays the pull with another op during it (a step's while).
+func (r *runner) observePull(d *device, st *Step, c *concurrent) error {
 	tables := r.knownTables(d, st.Op.Table)
 	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
-	err := r.observePush(d, func() error { return d.dev.Pull(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID) })
+	pull := func() error { return d.dev.Pull(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID) }
+	if c != nil {
+		pull = c.run
+	}
+	err := r.observePush(d, pull)
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
@@ -300,8 +308,12 @@ func (r *runner) observePull(d *device, st *Step) error {
 	if serr == nil {
 		after, aerr := r.snapshot(d, tables)
 		if aerr == nil {
-			f := check.PushBeforePull(check.PullObs{Table: st.Op.Table, Before: before, After: after,
-				Requests: r.requests(mark, d.spec.Name), PushFailed: drivers.Matches(err, drivers.KindPushFailed), Failed: err != nil})
+			obs := check.PullObs{Table: st.Op.Table, Before: before, After: after,
+				Requests: r.requests(mark, d.spec.Name), PushFailed: drivers.Matches(err, drivers.KindPushFailed), Failed: err != nil}
+			if c != nil {
+				obs.During = c.during
+			}
+			f := check.PushBeforePull(obs)
 			if perr := r.property(f); perr != nil {
 				return perr
 			}

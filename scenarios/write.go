@@ -201,6 +201,16 @@ func stepNode(st *Step) (*yaml.Node, error) {
 		}
 		add(n, st.Actor, o)
 	}
+	if st.While != nil {
+		w, err := stepNode(st.While)
+		if err != nil {
+			return nil, err
+		}
+		add(n, "while", w)
+		if st.AtPage > 0 {
+			add(n, "atPage", num(st.AtPage))
+		}
+	}
 	if len(st.When) > 0 {
 		w := flow(mapping())
 		add(w, "strategy", flowList(st.When))

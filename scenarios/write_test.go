@@ -62,6 +62,9 @@ func assertRoundTrip(sc *scenarios.Scenario) {
 	Expect(err).NotTo(HaveOccurred(), "%s", data)
 	for i := range back.Steps {
 		back.Steps[i].Line = sc.Steps[i].Line
+		if w := back.Steps[i].While; w != nil && sc.Steps[i].While != nil {
+			w.Line = sc.Steps[i].While.Line
+		}
 	}
 	Expect(back).To(Equal(sc), "%s", data)
 }
