@@ -339,8 +339,10 @@ func Strategy(o PushObs) Finding {
 			continue // what the push left locally, the step removed after it
 		}
 		server := o.Server(r.Table, r.ItemID)
-		if o.IdenticalIsSuccess && o.Status == "Complete" && !stillQueued {
-			continue // perhaps the identical item the option makes a success; P6 judges the rest
+		if o.IdenticalIsSuccess && !stillQueued && (r.Status == 409 || r.Status == 412) {
+			// perhaps the identical item the option makes a success (the push may have gone
+			// on to stop at a later conflict); P6 judges the rest
+			continue
 		}
 		switch o.Strategy {
 		case "client-wins":

@@ -462,7 +462,7 @@ func (p *pool) writeCounterexample(data []byte, out *Outcome) string {
 // faults, the first client on SQLite in a RAM-backed scratch directory (restarts and crashes
 // on it), local writes racing pulls, through the embedded server without sockets.
 func Defaults() Config {
-	return Config{SQLite: true, Faults: true, InMemory: true, StoreDir: ScratchDir()}
+	return Config{SQLite: true, Faults: true, Concurrent: true, InMemory: true, StoreDir: ScratchDir()}
 }
 
 // CampaignGCPercent is the GOGC conflictlab fuzz runs campaigns with (unless GOGC is set):

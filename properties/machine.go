@@ -48,8 +48,8 @@ type Config struct {
 	StoreDir string
 	// Name names the counterexample file and scenario; default "counterexample".
 	Name string
-	// Concurrent adds an action that writes locally while a pull runs. Its counterexamples
-	// do not replay as scenarios (a scenario plays one step at a time), only as rapid runs.
+	// Concurrent adds an action that writes locally while a pull waits for one of its pages
+	// (a pull step with a while: docs/scenario-format.md); its counterexamples replay.
 	Concurrent bool
 	// Narrow plays the machine's first world: one table, ids that never differ only in case,
 	// a v2 server paging at 3 with soft delete, clients with no option but a page size of 2
