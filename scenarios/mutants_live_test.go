@@ -127,7 +127,7 @@ func clip(s string, n int) string {
 }
 
 // onlyByProbe: the mutants no catalogue run can show, and what a test needs to show them.
-// Each of them has a probe in mutantProbes except those the state machine catches
+// Each has a probe in mutantProbes; the two older ones are caught by the state machine too
 // (properties/mutants_test.go).
 var onlyByProbe = map[mutants.Mutant]string{
 	mutants.PullOverwritesPending: "a row pulled while it has a queued operation: only a local write racing a pull " +
