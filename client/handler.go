@@ -81,7 +81,7 @@ func (c *clientWins) ExecuteTableOperation(ctx context.Context, op *TableOperati
 	d := op.sc.client.Dialect()
 	for try := 1; ; try++ {
 		res, err := op.execute(ctx, kind)
-		if err == nil || try >= c.tries {
+		if err == nil || (try >= c.tries && !mutants.On(mutants.ClientWinsUnbounded)) {
 			return res, err
 		}
 		if he, ok := conflictOf(err); ok {
@@ -141,6 +141,9 @@ func ServerWins() Handler {
 	return HandlerFuncs{Execute: func(ctx context.Context, op *TableOperation) (Item, error) {
 		res, err := op.Execute(ctx)
 		if he, ok := conflictOf(err); ok {
+			if mutants.On(mutants.ServerWinsKeepsLocal) {
+				return nil, nil // the bug: completes without the server's item
+			}
 			return he.ServerItem, nil
 		}
 		if deletedOnServer(op.Kind(), err) {

@@ -36,7 +36,7 @@ func (st *SyncTable) Pull(ctx context.Context, q *Query, queryID string) error {
 		return err
 	}
 	defer st.sc.unlock()
-	if err := st.pushFirst(ctx, st.sc.cfg.pushTableBeforePull); err != nil {
+	if err := st.pushFirst(ctx, st.sc.cfg.pushTableBeforePull && !mutants.On(mutants.PushTableBeforePullIgnored)); err != nil {
 		return err
 	}
 	if queryID != "" {
@@ -117,6 +117,7 @@ func (st *SyncTable) pullAll(ctx context.Context, q *Query) error {
 			page *Page
 			err  error
 		)
+		top := size
 		if next != "" && linked {
 			u, lerr := st.remote.checkLink(next)
 			if lerr != nil {
@@ -124,7 +125,6 @@ func (st *SyncTable) pullAll(ctx context.Context, q *Query) error {
 			}
 			page, err = st.remote.fetchPage(ctx, pg, st.sc.client.withSystemProperties(u.String()), true)
 		} else {
-			top := size
 			if remaining >= 0 && remaining < top {
 				top = remaining
 			}
@@ -144,6 +144,9 @@ func (st *SyncTable) pullAll(ctx context.Context, q *Query) error {
 		}
 		if _, err := st.applyPage(ctx, page.Items, "", ""); err != nil {
 			return err
+		}
+		if mutants.On(mutants.StopAtShortPage) && len(page.Items) < top {
+			return nil
 		}
 		prev = page.Items
 		skip += len(page.Items)
@@ -184,7 +187,11 @@ func (st *SyncTable) pullIncremental(ctx context.Context, q *Query, queryID stri
 	pg := st.sc.client.newPager("pull of " + st.name)
 	size := min(st.sc.cfg.pageSize, pg.lim.PageRows)
 	for {
-		since := odata.Binary{Op: "ge", Left: odata.Prop(col), Right: odata.Lit(tokenTime)}
+		op := "ge"
+		if mutants.On(mutants.IncrementalGreaterThan) {
+			op = "gt"
+		}
+		since := odata.Binary{Op: op, Left: odata.Prop(col), Right: odata.Lit(tokenTime)}
 		pq := NewQuery().IncludeDeleted().Top(size).Skip(skip).OrderBy(col)
 		if q != nil {
 			pq.params = q.clone().params
@@ -256,7 +263,7 @@ func (st *SyncTable) applyPage(ctx context.Context, items []Item, tokenKey, curr
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if tokenKey != "" && (!pending || st.sc.cfg.skippedRowsMoveToken) {
+			if tokenKey != "" && (!pending || st.sc.cfg.skippedRowsMoveToken || mutants.On(mutants.SkippedRowsMoveToken)) {
 				ts, err := updatedAtOf(d, it)
 				if err != nil {
 					return err

@@ -39,7 +39,11 @@ func (st *SyncTable) Purge(ctx context.Context, q *Query, queryID string, force 
 	defer st.sc.unlock()
 	if force {
 		return st.sc.update(ctx, "force purge", func(w store.Writer) error {
-			ops, err := w.Operations(st.name)
+			tables := []string{st.name}
+			if mutants.On(mutants.ForcedPurgeAllTables) {
+				tables = nil // the bug: every table's operations
+			}
+			ops, err := w.Operations(tables...)
 			if err != nil {
 				return err
 			}
@@ -64,7 +68,7 @@ func (st *SyncTable) Purge(ctx context.Context, q *Query, queryID string, force 
 			return err
 		})
 	}
-	if st.sc.cfg.purgePushesFirst {
+	if st.sc.cfg.purgePushesFirst && !mutants.On(mutants.PurgePushesFirstIgnored) {
 		if err := st.pushFirst(ctx, st.sc.cfg.pushTableBeforePull); err != nil {
 			return err
 		}
@@ -78,6 +82,9 @@ func (st *SyncTable) Purge(ctx context.Context, q *Query, queryID string, force 
 			return wrap(ErrPurgePendingChanges, "%s has %d queued operation(s)", st.name, len(ops))
 		}
 		var filter = q.local().Filter
+		if mutants.On(mutants.PurgeIgnoresQuery) {
+			filter = nil
+		}
 		if _, err := w.DeleteRows(st.name, filter); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 )
 
 // PushStatus says how a push ended.
@@ -123,6 +124,10 @@ func (sc *SyncContext) Push(ctx context.Context, opts ...PushOption) (*PushResul
 // push runs a push; the caller holds the sync lock.
 func (sc *SyncContext) push(ctx context.Context, tables []string) (*PushResult, error) {
 	res := &PushResult{Status: Complete}
+	sc.recorded = nil
+	if mutants.On(mutants.OnPushCompleteThisPushOnly) {
+		sc.recorded = map[string]bool{}
+	}
 	var ops []store.Operation
 	if err := sc.view(ctx, "read the operation queue", func(r store.Reader) (err error) {
 		ops, err = r.Operations(tables...)
@@ -161,6 +166,9 @@ func (sc *SyncContext) finishPush(ctx context.Context, res *PushResult, status P
 		return err
 	}); err == nil {
 		for _, rec := range recs {
+			if mutants.On(mutants.OnPushCompleteThisPushOnly) && !sc.recorded[rec.OperationID] {
+				continue // the bug: errors left by earlier pushes are not shown
+			}
 			res.Errors = append(res.Errors, sc.operationError(rec, nil))
 		}
 	} else if status == Complete {
@@ -286,6 +294,9 @@ func (sc *SyncContext) pushOne(ctx context.Context, opID string) (PushStatus, er
 		rec.OperationVersion = cur.Version
 		return w.PutError(rec)
 	})
+	if err == nil && sc.recorded != nil {
+		sc.recorded[opID] = true
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return cancelStatus(ctx, err), err, nil
 	}
@@ -398,7 +409,7 @@ func (o *TableOperation) execute(ctx context.Context, kind OperationKind) (Item,
 		return nil, wrap(ErrInvalidOperation, "unknown operation kind %q", kind)
 	}
 	var he *HTTPError
-	if err != nil && o.sc.cfg.identicalIsSuccess && errors.As(err, &he) && he.IsConflict() &&
+	if err != nil && o.sc.cfg.identicalIsSuccess && !mutants.On(mutants.IdenticalNotSuccess) && errors.As(err, &he) && he.IsConflict() &&
 		he.ServerItem != nil && kind != store.Delete && sameUserColumns(he.ServerItem, o.item) {
 		return he.ServerItem, nil
 	}

@@ -76,6 +76,10 @@ type SyncContext struct {
 	mu      sync.Mutex
 	items   map[string]*itemLock // per item being written or pushed, by itemKey
 	pushing map[string]int       // tables with an operation being pushed right now (lower case)
+
+	// recorded holds the operations whose error the running push recorded, for the mutant
+	// OnPushCompleteThisPushOnly only (nil otherwise).
+	recorded map[string]bool
 }
 
 // NewSyncContext returns a sync context over store that pushes through handler (nil: the

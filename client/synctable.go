@@ -162,6 +162,9 @@ func (st *SyncTable) Update(ctx context.Context, item Item) (Item, error) {
 		if op != nil {
 			// insert+update keeps the insert, which sends the row as it is at push time;
 			// update+update keeps the first update in its place.
+			if mutants.On(mutants.UpdateAfterFailedInsert) && op.Kind == store.Insert && op.State == store.Failed {
+				op.Kind = store.Update // the bug: as if the failed insert had made the row
+			}
 			return op, nil
 		}
 		return &store.Operation{Kind: store.Update}, nil
@@ -217,7 +220,7 @@ func (st *SyncTable) Delete(ctx context.Context, item Item) error {
 			return &store.Operation{Kind: store.Delete, Item: row}, nil
 		case op.Kind == store.Insert, mutants.On(mutants.CollapseUpdateDelete):
 			return nil, nil // both vanish
-		case st.sc.cfg.deleteAtTail:
+		case st.sc.cfg.deleteAtTail && !mutants.On(mutants.DeleteAtTailIgnored):
 			if err := w.DeleteOperation(op.ID); err != nil {
 				return nil, err
 			}

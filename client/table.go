@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
@@ -109,6 +110,9 @@ func (t *Table) Delete(ctx context.Context, item Item) (Item, error) {
 		return nil, err
 	}
 	req.noContent = true
+	if mutants.On(mutants.DeleteWithoutIfMatch) {
+		req.version = ""
+	}
 	return t.write(ctx, req)
 }
 

@@ -202,6 +202,11 @@ func (s *Server) queryLocked(tableName string, q *query) result {
 		broken.includeDeleted = true
 		q = &broken
 	}
+	if mutants.On(mutants.SkipIgnoredUnderCap) && (q.top < 0 || q.top > s.cfg.PageSize) && q.skip > 0 {
+		broken := *q
+		broken.skip = 0 // the bug: a capped page starts at the top whatever $skip says
+		q = &broken
+	}
 	res := result{table: tableName}
 	t, err := s.table(tableName)
 	if err != nil {
@@ -236,7 +241,7 @@ func (s *Server) queryLocked(tableName string, q *query) result {
 // size cut the page short.
 func pageDone(res result, p *page, q *query, pageSize int) result {
 	cutByPageSize := q.top < 0 || q.top > pageSize
-	if cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < p.count {
+	if cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < p.count && !mutants.On(mutants.PageWithoutLink) {
 		p.next, p.nextSkip = true, q.skip+len(p.rows)
 		if q.top >= 0 {
 			p.nextTop = q.top - len(p.rows)
@@ -309,12 +314,16 @@ func isProperty(e odata.Expr, name string) bool {
 // pageByUpdatedAt answers the incremental pull updatedAtScan recognised from u.
 func pageByUpdatedAt(p *page, u *updatedIndex, op string, at time.Time, q *query, limit int) {
 	n, ms := len(u.entries), at.UnixMilli()
+	entryMs := func(i int) int64 { return u.entries[i].ms }
+	if mutants.On(mutants.UpdatedAtSecondPrecision) {
+		entryMs = func(i int) int64 { return u.entries[i].ms / 1000 * 1000 } // the bug: rows' times in whole seconds
+	}
 	lo := 0 // the first matching entry; the rest match too
 	switch op {
 	case "ge":
-		lo = sort.Search(n, func(i int) bool { return u.entries[i].ms >= ms })
+		lo = sort.Search(n, func(i int) bool { return entryMs(i) >= ms })
 	case "gt":
-		lo = sort.Search(n, func(i int) bool { return u.entries[i].ms > ms })
+		lo = sort.Search(n, func(i int) bool { return entryMs(i) > ms })
 	}
 	if q.includeDeleted {
 		p.count = n - lo

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/conflictlab/conflictlab/internal/mutants"
 )
 
 // record is one row as the server keeps it. Records are never changed once stored: a write
@@ -62,7 +64,7 @@ var systemColumns = []string{colVersion, colCreatedAt, colUpdatedAt, colDeleted}
 
 // wireName is a system column's name in dialect d.
 func wireName(d Dialect, col string) string {
-	if d == V1 && col != colID {
+	if d == V1 && col != colID && !(col == colVersion && mutants.On(mutants.V1VersionUnprefixed)) {
 		return "__" + col
 	}
 	return col
@@ -329,4 +331,9 @@ func validTableName(name string) bool {
 
 // idKey is how rows are keyed: ids match case-insensitively, as they do in the SQL Server
 // and SQLite stores behind the real servers and in the SDKs' local stores.
-func idKey(id string) string { return strings.ToLower(id) }
+func idKey(id string) string {
+	if mutants.On(mutants.CaseSensitiveIDs) {
+		return id // the bug: ids as sent
+	}
+	return strings.ToLower(id)
+}

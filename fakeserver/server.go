@@ -614,6 +614,12 @@ func (s *Server) updateLocked(ev *Event, tableName, id string, b *body, m *ifMat
 
 func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) result {
 	conditional(ev, m, nil)
+	if mutants.On(mutants.VersionBeforeExistence) && m != nil {
+		// The bug: the version is checked on the row as stored, tombstone included.
+		if _, cur, res := s.live(tableName, id, true); cur != nil && !m.matches(cur.wireVersion()) {
+			return preconditionFailed(res, cur)
+		}
+	}
 	t, cur, res := s.live(tableName, id, false)
 	if cur == nil {
 		return res
@@ -625,7 +631,9 @@ func (s *Server) deleteLocked(ev *Event, tableName, id string, m *ifMatch) resul
 	rec := s.store(ev, t, record{id: cur.id, data: cur.data, createdAt: cur.createdAt, deleted: true})
 	res.applied = true
 	if t.hardDelete {
-		t.remove(id)
+		if !mutants.On(mutants.HardDeleteKeepsRow) {
+			t.remove(id)
+		}
 		res.status = http.StatusNoContent
 		return res
 	}
@@ -647,6 +655,13 @@ func (s *Server) undeleteLocked(ev *Event, tableName, id string, m *ifMatch) res
 	}
 	res.status, res.rec = http.StatusOK, cur
 	if !cur.deleted && !t.node { // Node's undelete is an UPDATE: it writes a live row again
+		return res
+	}
+	if mutants.On(mutants.UndeleteKeepsVersion) {
+		back := *cur // the bug: the flag flipped in place, no new version or updatedAt
+		back.deleted, back.json = false, nil
+		t.put(&back)
+		res.rec, res.applied = &back, true
 		return res
 	}
 	res.rec = s.store(ev, t, record{id: cur.id, data: cur.data, createdAt: cur.createdAt})

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
 
@@ -67,6 +68,14 @@ func (t *tx) beginWrite() error {
 
 // --- rows
 
+// foldID is the key of an item id: folded, so that ids match case-insensitively.
+func foldID(id string) string {
+	if mutants.On(mutants.MemoryCaseSensitiveIDs) {
+		return id // the bug: ids as given
+	}
+	return store.Fold(id)
+}
+
 // row returns the row as this transaction sees it: its own write, else the committed one.
 func (t *tx) row(tk, ik string) (*row, bool) {
 	if t.w != nil {
@@ -105,7 +114,7 @@ func (t *tx) Row(table, id string) (map[string]any, error) {
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	r, ok := t.row(store.Fold(table), store.Fold(id))
+	r, ok := t.row(store.Fold(table), foldID(id))
 	if !ok {
 		return nil, store.NotFound("table %q has no row %q", table, id)
 	}
@@ -157,7 +166,7 @@ func (t *tx) PutRow(table string, data map[string]any) error {
 	if err != nil {
 		return err
 	}
-	tk, ik := store.Fold(table), store.Fold(id)
+	tk, ik := store.Fold(table), foldID(id)
 	if old, ok := t.row(tk, ik); ok && old.id != id {
 		// The row keeps its first spelling; copy rather than write into the caller's map.
 		data = maps.Clone(data)
@@ -177,7 +186,7 @@ func (t *tx) DeleteRow(table, id string) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	tk, ik := store.Fold(table), store.Fold(id)
+	tk, ik := store.Fold(table), foldID(id)
 	if _, ok := t.row(tk, ik); ok {
 		t.w.setRow(tk, ik, nil)
 	}
@@ -318,7 +327,7 @@ func (t *tx) OperationFor(table, itemID string) (store.Operation, error) {
 		return store.Operation{}, err
 	}
 	defer t.mu.Unlock()
-	o, ok := t.opFor(itemKey{store.Fold(table), store.Fold(itemID)})
+	o, ok := t.opFor(itemKey{store.Fold(table), foldID(itemID)})
 	if !ok {
 		return store.Operation{}, store.NotFound("no operation for item %q of table %q", itemID, table)
 	}
@@ -333,7 +342,7 @@ func (t *tx) PutOperation(o store.Operation) error {
 	if err := store.CheckOperation(o); err != nil {
 		return err
 	}
-	k := itemKey{store.Fold(o.Table), store.Fold(o.ItemID)}
+	k := itemKey{store.Fold(o.Table), foldID(o.ItemID)}
 	if other, ok := t.opFor(k); ok && other.op.ID != o.ID {
 		return store.Invalid("item %q of table %q already has operation %q; cannot add %q", o.ItemID, o.Table, other.op.ID, o.ID)
 	}
@@ -343,6 +352,9 @@ func (t *tx) PutOperation(o store.Operation) error {
 	}
 	o.Item = nil
 	t.w.setOp(o.ID, &op{op: o, item: item, key: k})
+	if mutants.On(mutants.MemoryErrorLostOnAttempt) && o.State == store.Attempted {
+		t.w.errs[o.ID] = nil // the bug: marking the operation attempted loses its error
+	}
 	return nil
 }
 

@@ -108,7 +108,7 @@ func (t *tx) OperationFor(table, itemID string) (store.Operation, error) {
 		// A pull asks this for every row it stores; nearly always the answer is no.
 		return store.Operation{}, store.NotFound("no operation for item %q of table %q", itemID, table)
 	}
-	o, ok, err := t.oneOp("SELECT "+opColumns+" FROM operations WHERE tbl = ? AND item_id = ?", table, itemID)
+	o, ok, err := t.oneOp("SELECT "+opColumns+" FROM operations WHERE tbl = ? AND item_id = ?"+idCollation(), table, itemID)
 	switch {
 	case err != nil:
 		return store.Operation{}, t.fail("read an operation", err)

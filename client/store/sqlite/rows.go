@@ -8,8 +8,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/internal/mutants"
 	"github.com/conflictlab/conflictlab/internal/odata"
 )
+
+// idCollation is what a lookup by id adds to its comparison: nothing, the column's NOCASE
+// applies.
+func idCollation() string {
+	if mutants.On(mutants.SQLiteCaseSensitiveIDs) {
+		return " COLLATE BINARY" // the bug: ids compared as bytes
+	}
+	return ""
+}
 
 func (t *tx) Row(table, id string) (map[string]any, error) {
 	if err := t.begin(); err != nil {
@@ -24,7 +34,7 @@ func (t *tx) Row(table, id string) (map[string]any, error) {
 		return nil, store.NotFound("table %q has no row %q", table, id)
 	}
 	var doc sql.RawBytes
-	rows, err := t.c.query(t.ctx, fmt.Sprintf("SELECT doc FROM rows_%d WHERE id = ?", tid), id)
+	rows, err := t.c.query(t.ctx, fmt.Sprintf("SELECT doc FROM rows_%d WHERE id = ?%s", tid, idCollation()), id)
 	if err != nil {
 		return nil, t.fail("read a row", err)
 	}
@@ -312,7 +322,7 @@ func (t *tx) DeleteRow(table, id string) error {
 	if !ok {
 		return nil
 	}
-	if _, err := t.c.exec(t.ctx, fmt.Sprintf("DELETE FROM rows_%d WHERE id = ?", tid), id); err != nil {
+	if _, err := t.c.exec(t.ctx, fmt.Sprintf("DELETE FROM rows_%d WHERE id = ?%s", tid, idCollation()), id); err != nil {
 		return t.fail("delete a row", err)
 	}
 	return nil
