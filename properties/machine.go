@@ -542,8 +542,9 @@ func (m *machine) faultMenu(t *rapid.T) fakeserver.Rule {
 	case 5:
 		return fakeserver.Rule{Action: "page-shift", Match: fakeserver.Match{Times: 2}} // unbounded, it doubles a frozen table per pull
 	default:
-		// Another writer: once, or racing a client's retries too.
-		times := rapid.IntRange(1, 3).Draw(t, "raceTimes")
+		// Another writer: once, or racing a client's retries too, now and then more often
+		// than client wins may retry (MaxTries, default 5).
+		times := rapid.SampledFrom([]int{1, 2, 3, 7}).Draw(t, "raceTimes")
 		return fakeserver.Rule{Action: "concurrent-write", Match: fakeserver.Match{Method: writes, Times: times}}
 	}
 }
