@@ -233,6 +233,10 @@ func TestServerIntegrity(t *testing.T) {
 		event(2, fakeserver.OpInsert, "e2", "", v(2), t0.Add(-time.Second))}), reports.Violated, "updatedAt")
 	expect(t, "a clock-skew fault may send it back", check.ServerIntegrity([]fakeserver.Event{good[0],
 		event(2, fakeserver.OpInsert, "e2", "", v(2), t0.Add(-time.Second), "faults", "clock-skew")}), reports.Holds, "")
+	expect(t, "a page the page size cut, with its Link", check.ServerIntegrity([]fakeserver.Event{{Seq: 1, Op: fakeserver.OpQuery, Status: 200,
+		Rows: 2, Cut: true, Next: true}}), reports.Holds, "")
+	expect(t, "bug: a page the page size cut, without its Link", check.ServerIntegrity([]fakeserver.Event{{Seq: 1, Op: fakeserver.OpQuery,
+		Status: 200, Rows: 2, Cut: true}}), reports.Violated, "no Link")
 	expect(t, "bug: a deleted row in a query", check.ServerIntegrity([]fakeserver.Event{{Seq: 1, Op: fakeserver.OpQuery, Rows: 1, Tombstones: 1}}),
 		reports.Violated, "without __includeDeleted")
 	// A history a client recorded has no VersionBefore: the last version seen stands in.

@@ -478,6 +478,10 @@ func (in *Integrity) Feed(events []fakeserver.Event) Finding {
 			if !e.IncludeDeleted && e.Tombstones > 0 {
 				return fail(violated(p, "event %d: a query without __includeDeleted returned %d deleted row(s): %s %s?%s", e.Seq, e.Tombstones, e.Method, e.Path, e.Query))
 			}
+			if e.Cut && !e.Next && e.Status == 200 {
+				return fail(violated(p, "event %d: the page size cut the answer to %s %s?%s at %d row(s), and it carries no Link to the next page", e.Seq,
+					e.Method, e.Path, e.Query, e.Rows))
+			}
 			continue
 		}
 		if !e.Applied {

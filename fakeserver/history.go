@@ -67,6 +67,11 @@ type Event struct {
 	Rows           int  `json:"rows,omitempty"`
 	Tombstones     int  `json:"tombstones,omitempty"`
 	IncludeDeleted bool `json:"includeDeleted,omitempty"`
+	// Cut is true when the server's page size cut a query's answer short of rows that
+	// matched and were asked for; Next when the answer said there is a next page (a Link
+	// rel=next). The protocol wants Next whenever Cut (docs/protocol.md, Paging).
+	Cut  bool `json:"cut,omitempty"`
+	Next bool `json:"next,omitempty"`
 	// Error is the message of a refused request.
 	Error string `json:"error,omitempty"`
 	// Faults are the fault rules that fired on the request, in the order they acted. A

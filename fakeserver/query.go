@@ -185,7 +185,9 @@ func parseSystemProperties(s string) (sysProps, *Error) {
 type page struct {
 	rows  []*record
 	count int // rows matching, before $top/$skip
-	// next is set when rows remain beyond a page cut short by the page size.
+	// cut is set when the page size cut the page short of rows that remain; next when the
+	// answer links the next page (it must, whenever cut).
+	cut      bool
 	next     bool
 	nextSkip int
 	nextTop  int // -1: the query had no $top
@@ -241,7 +243,8 @@ func (s *Server) queryLocked(tableName string, q *query) result {
 // size cut the page short.
 func pageDone(res result, p *page, q *query, pageSize int) result {
 	cutByPageSize := q.top < 0 || q.top > pageSize
-	if cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < p.count && !mutants.On(mutants.PageWithoutLink) {
+	p.cut = cutByPageSize && len(p.rows) > 0 && q.skip+len(p.rows) < p.count
+	if p.cut && !mutants.On(mutants.PageWithoutLink) {
 		p.next, p.nextSkip = true, q.skip+len(p.rows)
 		if q.top >= 0 {
 			p.nextTop = q.top - len(p.rows)

@@ -434,6 +434,7 @@ func fillEvent(ev *Event, res result) {
 	}
 	ev.Rows = res.rows
 	if res.page != nil {
+		ev.Cut, ev.Next = res.page.cut, res.page.next
 		for _, r := range res.page.rows {
 			if r.deleted {
 				ev.Tombstones++
