@@ -27,8 +27,12 @@ const (
 	ForgetUpdatedAt Mutant = "server/forget-updatedat"
 	// DeletedInQueries: the server returns deleted rows without __includeDeleted (P7).
 	DeletedInQueries Mutant = "server/deleted-in-queries"
+	// PageInTwoTransactions: a pulled page's delta token is stored in a transaction of its own
+	// before the page's rows (P8, P9).
+	PageInTwoTransactions Mutant = "client/page-in-two-transactions"
 )
 
 // All lists every mutant.
 var All = []Mutant{SkipPushBeforePull, PullOverwritesPending, PurgeDespitePending, CollapseUpdateDelete,
-	ClientWinsLosesVersion, IgnoreIfMatch, ForgetUpdatedAt, DeletedInQueries}
+	ClientWinsLosesVersion, IgnoreIfMatch, ForgetUpdatedAt, DeletedInQueries,
+	PageInTwoTransactions}
