@@ -12,6 +12,7 @@ import (
 	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/client/store/faulty"
 	"github.com/conflictlab/conflictlab/client/store/memory"
 	"github.com/conflictlab/conflictlab/client/store/sqlite"
 	"github.com/conflictlab/conflictlab/internal/version"
@@ -30,7 +31,8 @@ func (goDriver) Info() Info {
 				"skippedRowsMoveToken", "pageSize", "maxTries"},
 			Stores:   []string{"memory", "sqlite"},
 			Dialects: []string{"v2", "v1"},
-			Ops:      []string{"insert", "update", "delete", "lookup", "read", "query", "push", "pull", "purge", "resolve"},
+			Ops: []string{"insert", "update", "delete", "lookup", "read", "query", "push", "pull", "purge", "resolve",
+				"store-fault"},
 		}}
 }
 
@@ -50,6 +52,9 @@ func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
 	default:
 		return nil, &Error{Kind: KindUnsupported, Message: fmt.Sprintf("no store %q", cfg.Store.Kind)}
 	}
+	// Every store is wrapped, so a store-fault op can arm it; unarmed it only counts.
+	fs := faulty.New(st)
+	st = fs
 	dialect := client.V2
 	if cfg.Dialect == "v1" {
 		dialect = client.V1
@@ -109,7 +114,7 @@ func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
 		_ = st.Close()
 		return nil, goError(err)
 	}
-	return &goDevice{c: c, hc: hc, st: st, sc: sc}, nil
+	return &goDevice{c: c, hc: hc, st: st, fs: fs, durable: cfg.Store.Kind == "sqlite", sc: sc}, nil
 }
 
 // goDevice is one SyncContext on its store.
@@ -117,7 +122,10 @@ type goDevice struct {
 	c  *client.Client
 	hc *http.Client
 	st store.Store
-	sc *client.SyncContext
+	fs *faulty.Store // st, with the faults a store-fault op arms
+	// durable: the store is a file a restart reopens (sqlite), which a crash needs.
+	durable bool
+	sc      *client.SyncContext
 
 	mu sync.Mutex
 	// lastErrs are the unhandled errors of the last push, which resolve settles; after a
@@ -135,25 +143,40 @@ func SyncContext(d Device) *client.SyncContext {
 }
 
 func (d *goDevice) Insert(ctx context.Context, table string, item Item) (Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	out, err := d.sc.Table(table).Insert(ctx, client.Item(item))
 	return out, goError(err)
 }
 
 func (d *goDevice) Update(ctx context.Context, table string, item Item) (Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	out, err := d.sc.Table(table).Update(ctx, client.Item(item))
 	return out, goError(err)
 }
 
 func (d *goDevice) Delete(ctx context.Context, table string, item Item) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
 	return goError(d.sc.Table(table).Delete(ctx, client.Item(item)))
 }
 
 func (d *goDevice) Lookup(ctx context.Context, table, id string) (Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	out, err := d.sc.Table(table).Lookup(ctx, id)
 	return out, goError(err)
 }
 
 func (d *goDevice) Read(ctx context.Context, table string, q *Query) ([]Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	cq, err := clientQuery(q)
 	if err != nil {
 		return nil, err
@@ -163,6 +186,9 @@ func (d *goDevice) Read(ctx context.Context, table string, q *Query) ([]Item, er
 }
 
 func (d *goDevice) Query(ctx context.Context, table string, q *Query) ([]Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	cq, err := clientQuery(q)
 	if err != nil {
 		return nil, err
@@ -172,6 +198,9 @@ func (d *goDevice) Query(ctx context.Context, table string, q *Query) ([]Item, e
 }
 
 func (d *goDevice) Push(ctx context.Context, tables ...string) (PushResult, error) {
+	if err := d.alive(); err != nil {
+		return PushResult{}, err
+	}
 	var opts []client.PushOption
 	if len(tables) > 0 {
 		opts = append(opts, client.OnlyTables(tables...))
@@ -198,6 +227,9 @@ func (d *goDevice) remember(errs []*client.TableOperationError) {
 }
 
 func (d *goDevice) Pull(ctx context.Context, table string, q *Query, queryID string) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
 	cq, err := clientQuery(q)
 	if err != nil {
 		return err
@@ -210,6 +242,9 @@ func (d *goDevice) Pull(ctx context.Context, table string, q *Query, queryID str
 }
 
 func (d *goDevice) Purge(ctx context.Context, table string, q *Query, queryID string, force bool) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
 	cq, err := clientQuery(q)
 	if err != nil {
 		return err
@@ -222,6 +257,9 @@ func (d *goDevice) Purge(ctx context.Context, table string, q *Query, queryID st
 }
 
 func (d *goDevice) Errors(ctx context.Context) ([]OpError, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	errs, err := d.sc.OperationErrors(ctx)
 	if err != nil {
 		return nil, goError(err)
@@ -230,6 +268,9 @@ func (d *goDevice) Errors(ctx context.Context) ([]OpError, error) {
 }
 
 func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	errs := d.lastErrs
 	d.mu.Unlock()
@@ -261,12 +302,52 @@ func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item
 }
 
 func (d *goDevice) Snapshot(ctx context.Context, tables []string) (check.Snapshot, error) {
+	if err := d.alive(); err != nil {
+		return check.Snapshot{}, err
+	}
 	snap, err := check.Take(ctx, d.st, tables)
 	if err != nil {
 		return snap, &Error{Kind: KindInternal, Message: "reading the store: " + err.Error(), cause: err}
 	}
 	return snap, nil
 }
+
+// FailStore makes the n-th store transaction from now fail once (drivers.StoreFaulter).
+func (d *goDevice) FailStore(ctx context.Context, n int) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	return d.arm(d.fs.FailAt(n))
+}
+
+// CrashStore makes the device die right after its n-th store transaction from now commits
+// (drivers.StoreFaulter).
+func (d *goDevice) CrashStore(ctx context.Context, n int) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	if !d.durable {
+		return &Error{Kind: KindUnsupported, Message: "a crash needs a store that outlives the device (sqlite), not memory"}
+	}
+	return d.arm(d.fs.CrashAfter(n))
+}
+
+func (d *goDevice) arm(err error) error {
+	if err != nil {
+		return &Error{Kind: KindInvalidOperation, Message: err.Error(), cause: err}
+	}
+	return nil
+}
+
+// alive fails once the device crashed: only Close, and opening the store again, remain.
+func (d *goDevice) alive() error {
+	if c := d.fs.Crashed(); c != nil {
+		return &Error{Kind: KindStore, Message: fmt.Sprintf("the device crashed right after its store transaction %d committed (a store-fault); restart it", c.N), cause: c}
+	}
+	return nil
+}
+
+var _ StoreFaulter = (*goDevice)(nil)
 
 func (d *goDevice) Close(context.Context) error {
 	d.hc.CloseIdleConnections()
@@ -363,6 +444,7 @@ var goKinds = []struct {
 	{KindConflict, client.ErrConflict},
 	{KindConflict, client.ErrPreconditionFailed},
 	{KindBadResponse, client.ErrBadResponse},
+	{KindStore, client.ErrStore},
 }
 
 // goError is a client error as a driver error: its kind, HTTP status, and for a push that
