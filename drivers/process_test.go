@@ -158,6 +158,7 @@ var _ = Describe("driver errors", func() {
 		Entry("an online 401", &drivers.Error{Kind: drivers.KindAuth, Status: 401}, drivers.KindAuth, drivers.KindHTTP),
 		Entry("a 404 on an online write", &drivers.Error{Kind: drivers.KindNotFound, Status: 404}, drivers.KindNotFound, drivers.KindHTTP),
 		Entry("a local miss", &drivers.Error{Kind: drivers.KindNotFound}, drivers.KindNotFound),
+		Entry("a local store that failed or crashed", &drivers.Error{Kind: drivers.KindStore}, drivers.KindStore),
 	)
 
 	It("is no kind at all when there is no error", func() {
