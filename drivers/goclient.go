@@ -52,8 +52,10 @@ func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
 	default:
 		return nil, &Error{Kind: KindUnsupported, Message: fmt.Sprintf("no store %q", cfg.Store.Kind)}
 	}
-	// Every store is wrapped, so a store-fault op can arm it; unarmed it only counts.
-	fs := faulty.New(st)
+	// Every store is wrapped, so a store-fault op can arm it; unarmed it only counts. At a
+	// crash the device keeps what the crash leaves, for CrashState.
+	d := &goDevice{tables: map[string]bool{}, durable: cfg.Store.Kind == "sqlite"}
+	fs := faulty.New(st, faulty.OnCrash(d.keepCrashState))
 	st = fs
 	dialect := client.V2
 	if cfg.Dialect == "v1" {
@@ -114,7 +116,8 @@ func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
 		_ = st.Close()
 		return nil, goError(err)
 	}
-	return &goDevice{c: c, hc: hc, st: st, fs: fs, durable: cfg.Store.Kind == "sqlite", sc: sc}, nil
+	d.c, d.hc, d.st, d.fs, d.sc = c, hc, st, fs, sc
+	return d, nil
 }
 
 // goDevice is one SyncContext on its store.
@@ -131,6 +134,52 @@ type goDevice struct {
 	// lastErrs are the unhandled errors of the last push, which resolve settles; after a
 	// restart (a new device) the store's recorded errors stand in.
 	lastErrs []*client.TableOperationError
+	// tables are the tables an op named (lower case); crashState what the store held of
+	// them when it crashed.
+	tables     map[string]bool
+	crashState *check.Snapshot
+}
+
+// touch notes a table an op names, for the state a crash leaves.
+func (d *goDevice) touch(table string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tables[strings.ToLower(table)] = true
+}
+
+// keepCrashState reads what the crash leaves of the tables the device's ops named (faulty.OnCrash).
+func (d *goDevice) keepCrashState(_ int, inner store.Store) {
+	d.mu.Lock()
+	tables := make([]string, 0, len(d.tables))
+	for t := range d.tables {
+		tables = append(tables, t)
+	}
+	d.mu.Unlock()
+	snap, err := check.Take(context.Background(), inner, tables)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	d.crashState = &snap
+	d.mu.Unlock()
+}
+
+// CrashState is what a device of the built-in driver that crashed (a store-fault crash) had
+// committed when it died: the rows of every table its ops named (the keys of Rows), its queue,
+// errors and delta tokens. A restart must find exactly that (P8: compare it with check.Durable
+// against a snapshot of the reopened device, taken of the same tables). ok is false for a
+// device that did not crash, or of another driver.
+func CrashState(dev Device) (snap check.Snapshot, ok bool) {
+	d, isGo := dev.(*goDevice)
+	if !isGo {
+		return snap, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.crashState == nil {
+		return snap, false
+	}
+	return *d.crashState, true
 }
 
 // SyncContext is the client under a device of the built-in driver, for Go tests that reach
@@ -146,6 +195,7 @@ func (d *goDevice) Insert(ctx context.Context, table string, item Item) (Item, e
 	if err := d.alive(); err != nil {
 		return nil, err
 	}
+	d.touch(table)
 	out, err := d.sc.Table(table).Insert(ctx, client.Item(item))
 	return out, goError(err)
 }
@@ -154,6 +204,7 @@ func (d *goDevice) Update(ctx context.Context, table string, item Item) (Item, e
 	if err := d.alive(); err != nil {
 		return nil, err
 	}
+	d.touch(table)
 	out, err := d.sc.Table(table).Update(ctx, client.Item(item))
 	return out, goError(err)
 }
@@ -162,6 +213,7 @@ func (d *goDevice) Delete(ctx context.Context, table string, item Item) error {
 	if err := d.alive(); err != nil {
 		return err
 	}
+	d.touch(table)
 	return goError(d.sc.Table(table).Delete(ctx, client.Item(item)))
 }
 
@@ -169,6 +221,7 @@ func (d *goDevice) Lookup(ctx context.Context, table, id string) (Item, error) {
 	if err := d.alive(); err != nil {
 		return nil, err
 	}
+	d.touch(table)
 	out, err := d.sc.Table(table).Lookup(ctx, id)
 	return out, goError(err)
 }
@@ -177,6 +230,7 @@ func (d *goDevice) Read(ctx context.Context, table string, q *Query) ([]Item, er
 	if err := d.alive(); err != nil {
 		return nil, err
 	}
+	d.touch(table)
 	cq, err := clientQuery(q)
 	if err != nil {
 		return nil, err
@@ -230,6 +284,7 @@ func (d *goDevice) Pull(ctx context.Context, table string, q *Query, queryID str
 	if err := d.alive(); err != nil {
 		return err
 	}
+	d.touch(table)
 	cq, err := clientQuery(q)
 	if err != nil {
 		return err
@@ -245,6 +300,7 @@ func (d *goDevice) Purge(ctx context.Context, table string, q *Query, queryID st
 	if err := d.alive(); err != nil {
 		return err
 	}
+	d.touch(table)
 	cq, err := clientQuery(q)
 	if err != nil {
 		return err
@@ -271,6 +327,7 @@ func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item
 	if err := d.alive(); err != nil {
 		return err
 	}
+	d.touch(table)
 	d.mu.Lock()
 	errs := d.lastErrs
 	d.mu.Unlock()
@@ -304,6 +361,9 @@ func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item
 func (d *goDevice) Snapshot(ctx context.Context, tables []string) (check.Snapshot, error) {
 	if err := d.alive(); err != nil {
 		return check.Snapshot{}, err
+	}
+	for _, t := range tables {
+		d.touch(t)
 	}
 	snap, err := check.Take(ctx, d.st, tables)
 	if err != nil {

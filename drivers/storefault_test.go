@@ -8,8 +8,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/drivers"
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/reports"
 )
 
 var _ = Describe("the built-in driver's store faults", func() {
@@ -56,9 +58,18 @@ var _ = Describe("the built-in driver's store faults", func() {
 			Expect(drivers.KindOf(err)).To(Equal(drivers.KindStore))
 			Expect(err).To(MatchError(ContainSubstring("crashed right after its store transaction 2 committed")))
 		}
+		crashed, ok := drivers.CrashState(dev)
+		Expect(ok).To(BeTrue())
+		Expect(crashed.Rows["todoitem"]).To(HaveLen(2))
+		Expect(crashed.Ops).To(HaveLen(2))
 		Expect(dev.Close(ctx)).To(Succeed())
 
 		again := open(cfg)
+		_, ok = drivers.CrashState(again)
+		Expect(ok).To(BeFalse())
+		after, err := again.Snapshot(ctx, []string{"todoitem"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(check.Durable(crashed, after).Verdict).To(Equal(reports.Holds))
 		rows, err := again.Read(ctx, "todoitem", nil)
 		Expect(err).NotTo(HaveOccurred())
 		ids := []string{}

@@ -57,6 +57,7 @@ func (e *CrashError) Is(target error) bool { return target == ErrCrashed }
 type Store struct {
 	inner       store.Store
 	afterCommit func(n int)
+	onCrash     func(last int, inner store.Store)
 
 	mu      sync.Mutex
 	n       int // the number of the last transaction that got write access
@@ -74,6 +75,11 @@ type Option func(*Store)
 // returns (and, for the transaction CrashAfter named, after the crash). fn runs on the
 // committing goroutine, outside the store's write access.
 func AfterCommit(fn func(n int)) Option { return func(s *Store) { s.afterCommit = fn } }
+
+// OnCrash calls fn once, when the store dies, with the last transaction that committed and the
+// inner store, still open: what fn reads there is exactly what the crash leaves. fn must not
+// write to it. Then the inner store is closed.
+func OnCrash(fn func(last int, inner store.Store)) Option { return func(s *Store) { s.onCrash = fn } }
 
 // New wraps inner; the Store owns it from now on and closes it.
 func New(inner store.Store, opts ...Option) *Store {
@@ -194,7 +200,11 @@ func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
 		if err != nil { // the commit failed: the last commit is the one before
 			s.crash.N = n - 1
 		}
+		last := s.crash.N
 		s.mu.Unlock()
+		if s.onCrash != nil {
+			s.onCrash(last, s.inner)
+		}
 		_ = s.inner.Close()
 	}
 	if err == nil && s.afterCommit != nil {

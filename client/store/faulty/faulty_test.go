@@ -213,3 +213,20 @@ func Example() {
 	// faulty: the store crashed right after transaction 3 committed; reopen it
 	// faulty: the store crashed right after transaction 3 committed; reopen it
 }
+
+var _ = Describe("OnCrash", func() {
+	It("shows the inner store as the crash leaves it, before closing it", func() {
+		var seen []string
+		last := -1
+		s := faulty.New(memory.New(), faulty.OnCrash(func(n int, inner store.Store) {
+			last = n
+			seen = ids(inner)
+		}))
+		defer s.Close()
+		Expect(s.CrashAfter(2)).To(Succeed())
+		Expect(put(s, "a")).To(Succeed())
+		Expect(put(s, "b")).To(MatchError(faulty.ErrCrashed))
+		Expect(last).To(Equal(2))
+		Expect(seen).To(Equal([]string{"a", "b"}))
+	})
+})
