@@ -154,8 +154,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n, inject, dies := 0, false, false
-	err := s.inner.Update(ctx, func(w store.Writer) error {
+	n, inject, dies, died := 0, false, false, false
+	defer func() { // fn panicked: the store dies all the same
+		if dies && !died {
+			s.die()
+		}
+	}()
+	err := s.inner.Update(ctx, func(w store.Writer) (err error) {
 		s.mu.Lock()
 		if s.crash != nil { // crashed while this one waited for write access
 			err := s.crash
@@ -172,20 +177,24 @@ func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
 			s.crashAt = 0
 		}
 		s.mu.Unlock()
-		err := fn(w)
+		returned := false
+		if dies {
+			// The crash is set before the commit, while this transaction holds write access:
+			// one waiting for it finds the crash and rolls back.
+			defer func() {
+				last := n
+				if err != nil || !returned {
+					last = n - 1
+				}
+				s.mu.Lock()
+				s.crash = &CrashError{N: last}
+				s.mu.Unlock()
+			}()
+		}
+		err = fn(w)
+		returned = true
 		if err == nil && inject {
 			err = &InjectedError{N: n}
-		}
-		if dies {
-			// Set before the commit, while this transaction holds write access: one waiting for
-			// it finds the crash and rolls back.
-			last := n
-			if err != nil {
-				last = n - 1
-			}
-			s.mu.Lock()
-			s.crash = &CrashError{N: last}
-			s.mu.Unlock()
 		}
 		return err
 	})
@@ -196,16 +205,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
 		return err
 	}
 	if dies {
-		s.mu.Lock()
 		if err != nil { // the commit failed: the last commit is the one before
+			s.mu.Lock()
 			s.crash.N = n - 1
+			s.mu.Unlock()
 		}
-		last := s.crash.N
-		s.mu.Unlock()
-		if s.onCrash != nil {
-			s.onCrash(last, s.inner)
-		}
-		_ = s.inner.Close()
+		s.die()
+		died = true
 	}
 	if err == nil && s.afterCommit != nil {
 		s.afterCommit(n)
@@ -214,6 +220,17 @@ func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
 		return crash
 	}
 	return err
+}
+
+// die finishes a crash: OnCrash reads the inner store, then it is closed.
+func (s *Store) die() {
+	s.mu.Lock()
+	last := s.crash.N
+	s.mu.Unlock()
+	if s.onCrash != nil {
+		s.onCrash(last, s.inner)
+	}
+	_ = s.inner.Close()
 }
 
 // Close closes the inner store; after a crash, which closed it already, it returns nil.

@@ -230,3 +230,19 @@ var _ = Describe("OnCrash", func() {
 		Expect(seen).To(Equal([]string{"a", "b"}))
 	})
 })
+
+var _ = Describe("a panic in the transaction the crash follows", func() {
+	It("rolls it back and the store dies all the same, with the one before as the last commit", func() {
+		var last = -1
+		s := faulty.New(memory.New(), faulty.OnCrash(func(n int, _ store.Store) { last = n }))
+		defer s.Close()
+		Expect(put(s, "a")).To(Succeed())
+		Expect(s.CrashAfter(1)).To(Succeed())
+		Expect(func() {
+			_ = s.Update(context.Background(), func(store.Writer) error { panic("boom") })
+		}).To(PanicWith("boom"))
+		Expect(last).To(Equal(1))
+		Expect(s.Crashed()).To(Equal(&faulty.CrashError{N: 1}))
+		Expect(put(s, "b")).To(MatchError(faulty.ErrCrashed))
+	})
+})
