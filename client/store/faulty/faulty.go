@@ -3,9 +3,10 @@
 // after a commit (the app killed, the phone out of battery).
 //
 // The wrapper numbers the Update transactions it passes on, from 1, in the order they get
-// write access. FailAt arms a failure of one of them, CrashAfter a crash after one of them, and
-// the AfterCommit option calls a function at every commit boundary: for a test that kills the
-// whole process there, or looks at the store between two transactions.
+// write access. FailAt arms a failure of one of them, CrashAfter a crash after one of them; the
+// AfterCommit option calls a function at every commit boundary (for a test that kills the whole
+// process there, or looks at the store between two transactions), and OnCrash shows what a
+// crash leaves before the inner store is closed.
 package faulty
 
 import (
