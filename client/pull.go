@@ -254,6 +254,29 @@ func (st *SyncTable) applyPage(ctx context.Context, items []Item, tokenKey, curr
 			}
 		}
 	}
+	if tokenKey != "" && mutants.On(mutants.PageInTwoTransactions) {
+		// The bug: the token the page moves is stored in a transaction of its own, before the
+		// page's rows; a crash between the two leaves a token above rows never stored.
+		token := newest
+		if err := st.sc.update(ctx, "store a pulled page's token", func(w store.Writer) error {
+			for _, it := range items {
+				id, _ := itemID(it)
+				_, err := w.OperationFor(st.name, id)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if ts, _ := updatedAtOf(d, it); (err != nil || st.sc.cfg.skippedRowsMoveToken) && ts.After(token) {
+					token = ts
+				}
+			}
+			if token.After(newest) {
+				return w.SetConfig(tokenKey, token.UTC().Format(tokenFormat))
+			}
+			return nil
+		}); err != nil {
+			return newest, err
+		}
+	}
 	err := st.sc.update(ctx, "store a pulled page", func(w store.Writer) error {
 		moved := false
 		for _, it := range items {
@@ -284,7 +307,7 @@ func (st *SyncTable) applyPage(ctx context.Context, items []Item, tokenKey, curr
 				return err
 			}
 		}
-		if moved {
+		if moved && !mutants.On(mutants.PageInTwoTransactions) {
 			return w.SetConfig(tokenKey, newest.UTC().Format(tokenFormat))
 		}
 		return nil

@@ -183,6 +183,21 @@ type Device interface {
 	Close(ctx context.Context) error
 }
 
+// StoreFaulter is a Device whose store can be made to fail: the scenario op store-fault. A
+// driver whose devices are StoreFaulters lists the op "store-fault" in its capabilities.
+type StoreFaulter interface {
+	// FailStore makes the device's n-th store transaction from now (n >= 1) fail, once: what
+	// it wrote is rolled back, and the op that made it fails or ends as the client handles a
+	// store error. Later transactions work again.
+	FailStore(ctx context.Context, n int) error
+	// CrashStore makes the device die right after its n-th store transaction from now
+	// (n >= 1) commits, as an app killed there: the op that made it fails, and every later
+	// call but Close fails with an error of kind store until the device is closed and opened
+	// again on its store (a restart), which then holds exactly what was committed. It needs a
+	// durable store (sqlite); on another an error of kind unsupported.
+	CrashStore(ctx context.Context, n int) error
+}
+
 // PushResult is how a push ended.
 type PushResult struct {
 	// Status is complete, cancelled-by-network-error, cancelled-by-authentication-error,
@@ -237,6 +252,8 @@ const (
 	KindConflict            = "conflict"
 	KindBadResponse         = "bad-response"
 	KindHTTP                = "http"
+	// KindStore: the client's local store failed, or its device crashed (a store-fault op).
+	KindStore = "store"
 	// KindUnsupported: the client cannot express what was asked; the run is skipped.
 	KindUnsupported = "unsupported"
 	// KindInternal: the driver itself broke.
@@ -247,7 +264,7 @@ const (
 
 // Kinds are the error kinds a driver may answer with.
 var Kinds = []string{KindInvalidOperation, KindInvalidQuery, KindPushFailed, KindPushCancelled, KindNetwork, KindAuth,
-	KindPurgePendingChanges, KindNotFound, KindConflict, KindBadResponse, KindHTTP, KindUnsupported, KindInternal}
+	KindPurgePendingChanges, KindNotFound, KindConflict, KindBadResponse, KindHTTP, KindStore, KindUnsupported, KindInternal}
 
 // Error is what a device's method failed with.
 type Error struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/client/store/faulty"
 	"github.com/conflictlab/conflictlab/client/store/memory"
 	"github.com/conflictlab/conflictlab/client/store/sqlite"
 	"github.com/conflictlab/conflictlab/internal/version"
@@ -30,7 +31,8 @@ func (goDriver) Info() Info {
 				"skippedRowsMoveToken", "pageSize", "maxTries"},
 			Stores:   []string{"memory", "sqlite"},
 			Dialects: []string{"v2", "v1"},
-			Ops:      []string{"insert", "update", "delete", "lookup", "read", "query", "push", "pull", "purge", "resolve"},
+			Ops: []string{"insert", "update", "delete", "lookup", "read", "query", "push", "pull", "purge", "resolve",
+				"store-fault"},
 		}}
 }
 
@@ -50,6 +52,11 @@ func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
 	default:
 		return nil, &Error{Kind: KindUnsupported, Message: fmt.Sprintf("no store %q", cfg.Store.Kind)}
 	}
+	// Every store is wrapped, so a store-fault op can arm it; unarmed it only counts. At a
+	// crash the device keeps what the crash leaves, for CrashState.
+	d := &goDevice{tables: map[string]bool{}, durable: cfg.Store.Kind == "sqlite"}
+	fs := faulty.New(st, faulty.OnCrash(d.keepCrashState))
+	st = fs
 	dialect := client.V2
 	if cfg.Dialect == "v1" {
 		dialect = client.V1
@@ -109,7 +116,8 @@ func (goDriver) Open(ctx context.Context, cfg DeviceConfig) (Device, error) {
 		_ = st.Close()
 		return nil, goError(err)
 	}
-	return &goDevice{c: c, hc: hc, st: st, sc: sc}, nil
+	d.c, d.hc, d.st, d.fs, d.sc = c, hc, st, fs, sc
+	return d, nil
 }
 
 // goDevice is one SyncContext on its store.
@@ -117,12 +125,61 @@ type goDevice struct {
 	c  *client.Client
 	hc *http.Client
 	st store.Store
-	sc *client.SyncContext
+	fs *faulty.Store // st, with the faults a store-fault op arms
+	// durable: the store is a file a restart reopens (sqlite), which a crash needs.
+	durable bool
+	sc      *client.SyncContext
 
 	mu sync.Mutex
 	// lastErrs are the unhandled errors of the last push, which resolve settles; after a
 	// restart (a new device) the store's recorded errors stand in.
 	lastErrs []*client.TableOperationError
+	// tables are the tables an op named (lower case); crashState what the store held of
+	// them when it crashed.
+	tables     map[string]bool
+	crashState *check.Snapshot
+}
+
+// touch notes a table an op names, for the state a crash leaves.
+func (d *goDevice) touch(table string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tables[strings.ToLower(table)] = true
+}
+
+// keepCrashState reads what the crash leaves of the tables the device's ops named (faulty.OnCrash).
+func (d *goDevice) keepCrashState(_ int, inner store.Store) {
+	d.mu.Lock()
+	tables := make([]string, 0, len(d.tables))
+	for t := range d.tables {
+		tables = append(tables, t)
+	}
+	d.mu.Unlock()
+	snap, err := check.Take(context.Background(), inner, tables)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	d.crashState = &snap
+	d.mu.Unlock()
+}
+
+// CrashState is what a device of the built-in driver that crashed (a store-fault crash) had
+// committed when it died: the rows of every table its ops named (the keys of Rows), its queue,
+// errors and delta tokens. A restart must find exactly that (P8: compare it with check.Durable
+// against a snapshot of the reopened device, taken of the same tables). ok is false for a
+// device that did not crash, or of another driver.
+func CrashState(dev Device) (snap check.Snapshot, ok bool) {
+	d, isGo := dev.(*goDevice)
+	if !isGo {
+		return snap, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.crashState == nil {
+		return snap, false
+	}
+	return *d.crashState, true
 }
 
 // SyncContext is the client under a device of the built-in driver, for Go tests that reach
@@ -135,25 +192,45 @@ func SyncContext(d Device) *client.SyncContext {
 }
 
 func (d *goDevice) Insert(ctx context.Context, table string, item Item) (Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
+	d.touch(table)
 	out, err := d.sc.Table(table).Insert(ctx, client.Item(item))
 	return out, goError(err)
 }
 
 func (d *goDevice) Update(ctx context.Context, table string, item Item) (Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
+	d.touch(table)
 	out, err := d.sc.Table(table).Update(ctx, client.Item(item))
 	return out, goError(err)
 }
 
 func (d *goDevice) Delete(ctx context.Context, table string, item Item) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	d.touch(table)
 	return goError(d.sc.Table(table).Delete(ctx, client.Item(item)))
 }
 
 func (d *goDevice) Lookup(ctx context.Context, table, id string) (Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
+	d.touch(table)
 	out, err := d.sc.Table(table).Lookup(ctx, id)
 	return out, goError(err)
 }
 
 func (d *goDevice) Read(ctx context.Context, table string, q *Query) ([]Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
+	d.touch(table)
 	cq, err := clientQuery(q)
 	if err != nil {
 		return nil, err
@@ -163,6 +240,9 @@ func (d *goDevice) Read(ctx context.Context, table string, q *Query) ([]Item, er
 }
 
 func (d *goDevice) Query(ctx context.Context, table string, q *Query) ([]Item, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	cq, err := clientQuery(q)
 	if err != nil {
 		return nil, err
@@ -172,6 +252,9 @@ func (d *goDevice) Query(ctx context.Context, table string, q *Query) ([]Item, e
 }
 
 func (d *goDevice) Push(ctx context.Context, tables ...string) (PushResult, error) {
+	if err := d.alive(); err != nil {
+		return PushResult{}, err
+	}
 	var opts []client.PushOption
 	if len(tables) > 0 {
 		opts = append(opts, client.OnlyTables(tables...))
@@ -198,6 +281,10 @@ func (d *goDevice) remember(errs []*client.TableOperationError) {
 }
 
 func (d *goDevice) Pull(ctx context.Context, table string, q *Query, queryID string) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	d.touch(table)
 	cq, err := clientQuery(q)
 	if err != nil {
 		return err
@@ -210,6 +297,10 @@ func (d *goDevice) Pull(ctx context.Context, table string, q *Query, queryID str
 }
 
 func (d *goDevice) Purge(ctx context.Context, table string, q *Query, queryID string, force bool) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	d.touch(table)
 	cq, err := clientQuery(q)
 	if err != nil {
 		return err
@@ -222,6 +313,9 @@ func (d *goDevice) Purge(ctx context.Context, table string, q *Query, queryID st
 }
 
 func (d *goDevice) Errors(ctx context.Context) ([]OpError, error) {
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
 	errs, err := d.sc.OperationErrors(ctx)
 	if err != nil {
 		return nil, goError(err)
@@ -230,6 +324,10 @@ func (d *goDevice) Errors(ctx context.Context) ([]OpError, error) {
 }
 
 func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	d.touch(table)
 	d.mu.Lock()
 	errs := d.lastErrs
 	d.mu.Unlock()
@@ -261,12 +359,55 @@ func (d *goDevice) Resolve(ctx context.Context, table, id, how string, item Item
 }
 
 func (d *goDevice) Snapshot(ctx context.Context, tables []string) (check.Snapshot, error) {
+	if err := d.alive(); err != nil {
+		return check.Snapshot{}, err
+	}
+	for _, t := range tables {
+		d.touch(t)
+	}
 	snap, err := check.Take(ctx, d.st, tables)
 	if err != nil {
 		return snap, &Error{Kind: KindInternal, Message: "reading the store: " + err.Error(), cause: err}
 	}
 	return snap, nil
 }
+
+// FailStore makes the n-th store transaction from now fail once (drivers.StoreFaulter).
+func (d *goDevice) FailStore(ctx context.Context, n int) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	return d.arm(d.fs.FailAt(n))
+}
+
+// CrashStore makes the device die right after its n-th store transaction from now commits
+// (drivers.StoreFaulter).
+func (d *goDevice) CrashStore(ctx context.Context, n int) error {
+	if err := d.alive(); err != nil {
+		return err
+	}
+	if !d.durable {
+		return &Error{Kind: KindUnsupported, Message: "a crash needs a store that outlives the device (sqlite), not memory"}
+	}
+	return d.arm(d.fs.CrashAfter(n))
+}
+
+func (d *goDevice) arm(err error) error {
+	if err != nil {
+		return &Error{Kind: KindInvalidOperation, Message: err.Error(), cause: err}
+	}
+	return nil
+}
+
+// alive fails once the device crashed: only Close, and opening the store again, remain.
+func (d *goDevice) alive() error {
+	if c := d.fs.Crashed(); c != nil {
+		return &Error{Kind: KindStore, Message: fmt.Sprintf("the device crashed right after its store transaction %d committed (a store-fault); restart it", c.N), cause: c}
+	}
+	return nil
+}
+
+var _ StoreFaulter = (*goDevice)(nil)
 
 func (d *goDevice) Close(context.Context) error {
 	d.hc.CloseIdleConnections()
@@ -363,6 +504,7 @@ var goKinds = []struct {
 	{KindConflict, client.ErrConflict},
 	{KindConflict, client.ErrPreconditionFailed},
 	{KindBadResponse, client.ErrBadResponse},
+	{KindStore, client.ErrStore},
 }
 
 // goError is a client error as a driver error: its kind, HTTP status, and for a push that

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -140,7 +141,10 @@ func (s *server) handle(ctx context.Context, q *request) (any, error) {
 		if q.Protocol != ProtocolVersion {
 			return nil, &Error{Kind: KindUnsupported, Message: fmt.Sprintf("protocol %d; this driver speaks %d", q.Protocol, ProtocolVersion)}
 		}
-		return s.d.Info(), nil
+		// store-fault is no op of the protocol: a device served over it cannot be armed.
+		info := s.d.Info()
+		info.Capabilities.Ops = slices.DeleteFunc(slices.Clone(info.Capabilities.Ops), func(op string) bool { return op == "store-fault" })
+		return info, nil
 	case "open":
 		cfg := DeviceConfig{Name: q.Device, URL: q.URL, Dialect: q.Dialect, InstallationID: q.InstallationID, Store: q.Store,
 			Strategy: q.Strategy, Options: q.Options, Timeout: time.Duration(q.TimeoutMs) * time.Millisecond}

@@ -482,6 +482,9 @@ var clientOps = map[string][]string{
 	"purge":   {"table!", "query", "queryId", "force"},
 	"restart": {},
 	"resolve": {"table!", "id!", "how!", "item"},
+	// store-fault: fail (the n-th store transaction from now fails once) or crash (the device
+	// dies right after the n-th commits, until a restart; sqlite only).
+	"store-fault": {"fail", "crash"},
 }
 
 var serverOps = map[string][]string{
@@ -569,6 +572,9 @@ func (l *loader) step(n *yaml.Node, sc *Scenario) (*Step, error) {
 			return nil, l.errAt(actor.key, "%q is not a client of this scenario, nor an actor (server, fault, heal, converge, check, clock)", st.Actor)
 		}
 		st.Op, err = l.op(actor, clientOps, "client "+st.Actor)
+		if err == nil && st.Op.Op == "store-fault" {
+			err = l.storeFault(actor, st.Op, sc.Client(st.Actor))
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -700,6 +706,13 @@ func (l *loader) op(actor field, ops map[string][]string, who string) (*Op, erro
 			return nil, err
 		}
 	}
+	for key, dst := range map[string]*int{"fail": &op.Fail, "crash": &op.Crash} {
+		if f, ok := fs[key]; ok {
+			if *dst, err = l.integer(f, 1); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if f, ok := fs["how"]; ok {
 		if op.How, err = l.oneOf(f, []string{"cancel-and-update", "cancel-and-discard", "update-operation"}); err != nil {
 			return nil, err
@@ -737,6 +750,20 @@ func (l *loader) op(actor field, ops map[string][]string, who string) (*Op, erro
 	return op, nil
 }
 
+// storeFault checks a store-fault: fail or crash, not both; a crash needs a store the device's
+// restart reopens.
+func (l *loader) storeFault(actor field, op *Op, c *ClientSpec) error {
+	switch {
+	case op.Fail == 0 && op.Crash == 0:
+		return l.errAt(actor.val, "client %s: store-fault needs fail: N (the N-th store transaction from now fails) or crash: N (the device dies right after the N-th commits)", c.Name)
+	case op.Fail > 0 && op.Crash > 0:
+		return l.errAt(actor.val, "client %s: store-fault takes fail or crash, not both (write two steps)", c.Name)
+	case op.Crash > 0 && c.Store != "sqlite":
+		return l.errAt(actor.val, "client %s: store-fault crash needs store: sqlite (a %s store does not outlive the crash)", c.Name, c.Store)
+	}
+	return nil
+}
+
 func (l *loader) when(n *yaml.Node, sc *Scenario) ([]string, error) {
 	fs, err := l.fields(n, "when", "strategy")
 	if err != nil {
@@ -764,7 +791,7 @@ func (l *loader) when(n *yaml.Node, sc *Scenario) ([]string, error) {
 // ErrorKinds are the kinds an expect's error can name.
 // The most specific come first: ExpectOutcome names the first that matches.
 var ErrorKinds = []string{"push-cancelled", "push-failed", "network", "auth", "purge-pending-changes", "invalid-operation",
-	"invalid-query", "not-found", "conflict", "bad-response", "http", "any"}
+	"invalid-query", "not-found", "conflict", "bad-response", "http", "store", "any"}
 
 // PushStatuses are the statuses an expect's status can name.
 var PushStatuses = []string{"complete", "cancelled-by-network-error", "cancelled-by-authentication-error", "cancelled-by-operation", "cancelled-by-context", "cancelled-by-store-error", "cancelled-by-error"}

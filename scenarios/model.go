@@ -118,6 +118,10 @@ type Op struct {
 	QueryID string
 	Force   bool
 	How     string
+	// Fail and Crash are a store-fault's: the device's Fail-th store transaction from now fails
+	// once; it dies right after its Crash-th commits. One of them is set.
+	Fail  int
+	Crash int
 }
 
 // Query is a scenario's query: a filter and order in OData, top and skip.
@@ -193,6 +197,12 @@ func (st *Step) Describe() string {
 		if st.While != nil {
 			fmt.Fprintf(&b, ", while page %d waits: ", max(st.AtPage, 1))
 			st.While.describeOp(&b)
+		}
+		if st.Op.Fail > 0 {
+			fmt.Fprintf(&b, " (transaction %d from now fails)", st.Op.Fail)
+		}
+		if st.Op.Crash > 0 {
+			fmt.Fprintf(&b, " (crash after transaction %d from now)", st.Op.Crash)
 		}
 	}
 	return b.String()

@@ -181,6 +181,15 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		return r.expectError(st, r.open(d))
 	case "resolve":
 		return r.expectError(st, r.resolve(d, op))
+	case "store-fault":
+		sf, ok := d.dev.(drivers.StoreFaulter)
+		if !ok {
+			return r.expectError(st, &drivers.Error{Kind: drivers.KindUnsupported, Message: "its store cannot be made to fail (store-fault)"})
+		}
+		if op.Crash > 0 {
+			return r.expectError(st, sf.CrashStore(ctx, op.Crash))
+		}
+		return r.expectError(st, sf.FailStore(ctx, op.Fail))
 	}
 	return fail("a known op", "%q", op.Op)
 }

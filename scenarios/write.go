@@ -278,6 +278,12 @@ func opNode(op *Op) (*yaml.Node, error) {
 	if op.How != "" {
 		add(n, "how", str(op.How))
 	}
+	if op.Fail > 0 {
+		add(n, "fail", num(op.Fail))
+	}
+	if op.Crash > 0 {
+		add(n, "crash", num(op.Crash))
+	}
 	return n, nil
 }
 

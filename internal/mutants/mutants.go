@@ -28,9 +28,9 @@ const (
 	// DeletedInQueries: the server returns deleted rows without __includeDeleted (P7).
 	DeletedInQueries Mutant = "server/deleted-in-queries"
 
-	// --- Issue 19, group h4: realistic bugs of clients, stores and servers, each breaking a
-	// rule of docs/semantics.md or docs/protocol.md. "Caught by" names what a test must have
-	// for the bug to show: the campaign's world has to hold it.
+	// --- Realistic bugs of clients, stores and servers, each breaking a rule of
+	// docs/semantics.md or docs/protocol.md. "Caught by" names what a test must have for the
+	// bug to show: the campaign's world has to hold it.
 
 	// IncrementalGreaterThan: an incremental pull asks for "updatedAt gt <token>" instead of
 	// "ge" (semantics.md, Pull 4), so rows sharing the token's updatedAt that the last page did
@@ -149,18 +149,18 @@ const (
 	// never see it come back. Caught by: server-side delete and undelete between incremental
 	// pulls (P9), and P7's version rule.
 	UndeleteKeepsVersion Mutant = "server/undelete-keeps-version"
+
+	// PageInTwoTransactions: a pulled page's delta token is stored in a transaction of its own
+	// before the page's rows (P8, P9).
+	PageInTwoTransactions Mutant = "client/page-in-two-transactions"
 )
 
 // All lists every mutant.
 var All = []Mutant{SkipPushBeforePull, PullOverwritesPending, PurgeDespitePending, CollapseUpdateDelete,
-	ClientWinsLosesVersion, IgnoreIfMatch, ForgetUpdatedAt, DeletedInQueries}
-
-// Issue 19, group h4: appended apart from the literal above so that groups merge cleanly.
-func init() {
-	All = append(All, IncrementalGreaterThan, StopAtShortPage, SkippedRowsMoveToken, DeleteWithoutIfMatch,
-		OnPushCompleteThisPushOnly, ClientWinsUnbounded, ForcedPurgeAllTables, PurgeIgnoresQuery, DeleteAtTailIgnored,
-		PurgePushesFirstIgnored, IdenticalNotSuccess, PushTableBeforePullIgnored, ServerWinsKeepsLocal,
-		UpdateAfterFailedInsert, MemoryCaseSensitiveIDs, SQLiteCaseSensitiveIDs, MemoryErrorLostOnAttempt,
-		PageWithoutLink, SkipIgnoredUnderCap, UpdatedAtSecondPrecision, HardDeleteKeepsRow, CaseSensitiveIDs,
-		V1VersionUnprefixed, VersionBeforeExistence, UndeleteKeepsVersion)
-}
+	ClientWinsLosesVersion, IgnoreIfMatch, ForgetUpdatedAt, DeletedInQueries,
+	IncrementalGreaterThan, StopAtShortPage, SkippedRowsMoveToken, DeleteWithoutIfMatch,
+	OnPushCompleteThisPushOnly, ClientWinsUnbounded, ForcedPurgeAllTables, PurgeIgnoresQuery, DeleteAtTailIgnored,
+	PurgePushesFirstIgnored, IdenticalNotSuccess, PushTableBeforePullIgnored, ServerWinsKeepsLocal,
+	UpdateAfterFailedInsert, MemoryCaseSensitiveIDs, SQLiteCaseSensitiveIDs, MemoryErrorLostOnAttempt,
+	PageWithoutLink, SkipIgnoredUnderCap, UpdatedAtSecondPrecision, HardDeleteKeepsRow, CaseSensitiveIDs,
+	V1VersionUnprefixed, VersionBeforeExistence, UndeleteKeepsVersion, PageInTwoTransactions}

@@ -1,12 +1,21 @@
 // Package crashtest kills a sync client with SIGKILL in the middle of a push and of a pull, then
 // reopens its SQLite store and checks that nothing was lost or half-written (P8 of
-// docs/properties.md): the store is the only thing that survives, as when a phone's app is
-// killed.
+// docs/properties.md, and P9 for the delta token a pull left): the store is the only thing
+// that survives, as when a phone's app is killed.
+//
+// A round kills the child in one of two places. At a request: the killer SIGKILLs it before
+// the server answers its n-th request (a response lost with the process). At a store commit:
+// the child's store is wrapped by client/store/faulty, whose AfterCommit hook SIGKILLs the
+// child itself right after its k-th transaction commits, k drawn over all the transactions
+// the push or pull makes (counted beforehand by the same work on a memory store), so the kill
+// lands between two commits, where a page or push result stored in two transactions would be
+// cut in half.
 package crashtest
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -21,13 +30,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conflictlab/conflictlab/check"
 	"github.com/conflictlab/conflictlab/client"
 	"github.com/conflictlab/conflictlab/client/store"
+	"github.com/conflictlab/conflictlab/client/store/faulty"
+	"github.com/conflictlab/conflictlab/client/store/memory"
 	"github.com/conflictlab/conflictlab/client/store/sqlite"
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/reports"
 )
 
-// The child: CRASHTEST_CHILD=push|pull, CRASHTEST_DB, CRASHTEST_URL. It syncs until killed.
+// The child: CRASHTEST_CHILD=push|pull, CRASHTEST_DB, CRASHTEST_URL; CRASHTEST_KILL_AFTER_COMMIT
+// (k > 0: SIGKILL itself right after its k-th store commit); CRASHTEST_MUTANT (a mutant to
+// enable, in a build with the tag mutants). It syncs until killed.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("CRASHTEST_CHILD"); mode != "" {
 		os.Exit(child(mode, os.Getenv("CRASHTEST_DB"), os.Getenv("CRASHTEST_URL")))
@@ -35,13 +50,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// enableMutant puts a mutant in force by its name; set only in a build with the tag mutants.
+var enableMutant func(name string) (restore func())
+
 func child(mode, db, url string) int {
 	ctx := context.Background()
-	st, err := sqlite.Open(db)
+	if m := os.Getenv("CRASHTEST_MUTANT"); m != "" {
+		if enableMutant == nil {
+			fmt.Fprintln(os.Stderr, "child: mutant", m, "asked for in a build without the tag mutants")
+			return 2
+		}
+		enableMutant(m)
+	}
+	killAt, _ := strconv.Atoi(os.Getenv("CRASHTEST_KILL_AFTER_COMMIT"))
+	inner, err := sqlite.Open(db)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: open:", err)
 		return 2
 	}
+	st := faulty.New(inner, faulty.AfterCommit(func(n int) {
+		if n == killAt {
+			killSelf()
+		}
+	}))
 	c, err := client.New(url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -52,18 +83,35 @@ func child(mode, db, url string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
-	switch mode {
-	case "push":
-		_, err = sc.Push(ctx)
-	case "pull":
-		err = sc.Table(table).Pull(ctx, nil, "all")
-	}
-	// Reaching here means the kill came late; the parent accepts that too.
+	err = work(ctx, sc, mode)
+	// Reaching here means the kill came late; the parent accepts that for a kill at a request.
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 	}
 	_ = st.Close()
 	return 0
+}
+
+// work is what the child does, and what counting the transactions does on a memory store.
+func work(ctx context.Context, sc *client.SyncContext, mode string) error {
+	if mode == "push" {
+		_, err := sc.Push(ctx)
+		return err
+	}
+	return sc.Table(table).Pull(ctx, nil, "all")
+}
+
+// killSelf SIGKILLs this process: no code of it runs after the commit that called it.
+func killSelf() {
+	p, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		err = p.Signal(os.Kill)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: cannot kill itself:", err)
+		os.Exit(3)
+	}
+	time.Sleep(time.Hour) // the signal is on its way
 }
 
 const (
@@ -73,13 +121,11 @@ const (
 
 var t0 = time.Date(2014, 6, 9, 23, 40, 4, 297e6, time.UTC)
 
-// killer serves the fake server and SIGKILLs the child at the n-th request: before answering
-// it (the request may or may not have been applied: a lost response) or just after (the child
-// is storing the answer), as chosen.
+// killer serves the fake server and, when n > 0, SIGKILLs the child before answering its n-th
+// request (the request may or may not have been applied: a lost response).
 type killer struct {
 	srv      *fakeserver.Server
 	n        atomic.Int32
-	after    atomic.Bool
 	seen     atomic.Int32
 	mu       sync.Mutex
 	proc     *os.Process
@@ -87,19 +133,10 @@ type killer struct {
 }
 
 func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := k.seen.Add(1)
-	target, after := k.n.Load(), k.after.Load()
-	if n == target && !after {
+	if n := k.seen.Add(1); n == k.n.Load() {
 		k.kill(n)
 	}
 	k.srv.Handler().ServeHTTP(w, r)
-	if n == target && after {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		time.Sleep(time.Duration(rand.IntN(1500)) * time.Microsecond)
-		k.kill(n)
-	}
 }
 
 func (k *killer) kill(n int32) {
@@ -111,11 +148,54 @@ func (k *killer) kill(n int32) {
 	}
 }
 
-// runChild runs the child against k until it dies.
-func runChild(t *testing.T, k *killer, url, mode, db string) {
+// kill is where a round kills the child: before the server answers request Request, or right
+// after store commit Commit (one of them is 0).
+type kill struct {
+	Request int
+	Commit  int
+	Of      int // the transactions the work makes, for a kill at a commit
+}
+
+func (k kill) String() string {
+	if k.Commit > 0 {
+		return fmt.Sprintf("after store commit %d of %d", k.Commit, k.Of)
+	}
+	return fmt.Sprintf("before the answer to request %d", k.Request)
+}
+
+// drawKill draws a kill: at a commit two times in three, else at a request of the first
+// requests many.
+func drawKill(rng *rand.Rand, requests, commits int) kill {
+	if rng.IntN(3) > 0 {
+		return kill{Commit: 1 + rng.IntN(commits), Of: commits}
+	}
+	return kill{Request: 1 + rng.IntN(requests)}
+}
+
+// countTransactions is how many store transactions work makes on st against a server at url:
+// the number of commit boundaries a kill can land on.
+func countTransactions(t *testing.T, st *faulty.Store, url, mode string) int {
 	t.Helper()
+	before := st.Transactions()
+	err := work(context.Background(), syncContext(t, st, url, nil), mode)
+	if pf := (*client.PushFailedError)(nil); errors.As(err, &pf) {
+		err = nil // the conflicts a push meets are the work's; their errors are recorded
+	}
+	if err != nil {
+		t.Fatalf("counting the transactions of the %s: %v", mode, err)
+	}
+	return st.Transactions() - before
+}
+
+// runChild runs the child against k until it dies, killed as kl says, with mutant (when set) in
+// force. A child told to kill itself at a commit must die of SIGKILL.
+func runChild(t *testing.T, k *killer, url, mode, db string, kl kill, mutant string) {
+	t.Helper()
+	k.seen.Store(0) // count the child's requests only
+	k.n.Store(int32(kl.Request))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CRASHTEST_CHILD="+mode, "CRASHTEST_DB="+db, "CRASHTEST_URL="+url)
+	cmd.Env = append(os.Environ(), "CRASHTEST_CHILD="+mode, "CRASHTEST_DB="+db, "CRASHTEST_URL="+url,
+		"CRASHTEST_KILL_AFTER_COMMIT="+strconv.Itoa(kl.Commit), "CRASHTEST_MUTANT="+mutant)
 	cmd.Stderr = os.Stderr
 	k.mu.Lock()
 	if err := cmd.Start(); err != nil {
@@ -128,6 +208,10 @@ func runChild(t *testing.T, k *killer, url, mode, db string) {
 	k.mu.Lock()
 	k.proc = nil
 	k.mu.Unlock()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if kl.Commit > 0 && (!ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL) {
+		t.Fatalf("the child was to kill itself %s, but ended with %v", kl, cmd.ProcessState)
+	}
 }
 
 func syncContext(t *testing.T, st store.Store, url string, h client.Handler, opts ...client.Option) *client.SyncContext {
@@ -143,80 +227,100 @@ func syncContext(t *testing.T, st store.Store, url string, h client.Handler, opt
 	return sc
 }
 
+// pushWorld is the device's state before a push: 10 pulled rows (3 changed on the server
+// since), then 20 inserts, 6 updates and 2 deletes queued in st. It returns the server and the
+// queued operations.
+func pushWorld(t *testing.T, st store.Store) (*fakeserver.Server, []client.Operation) {
+	t.Helper()
+	ctx := context.Background()
+	srv := fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 1})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	sc := syncContext(t, st, ts.URL, nil)
+	todo := sc.Table(table)
+	for i := range 10 {
+		if _, err := srv.Insert(table, map[string]any{"id": "s" + strconv.Itoa(i), "text": "seed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := todo.Pull(ctx, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := srv.Write(table, "s"+strconv.Itoa(i), map[string]any{"text": "server"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		if _, err := todo.Insert(ctx, client.Item{"id": "n" + strconv.Itoa(i), "text": "new " + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 6 {
+		if _, err := todo.Update(ctx, client.Item{"id": "s" + strconv.Itoa(i), "text": "local"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 8; i < 10; i++ {
+		if err := todo.Delete(ctx, client.Item{"id": "s" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := sc.PendingOperations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, before
+}
+
 // TestKillDuringPush queues inserts, updates (some of which conflict on the server) and
-// deletes, kills the pushing child at a random request, and checks the reopened store:
-// every operation is still queued with its row, or done on the server with the server's row
-// stored; a failed operation has its error record; then a push finishes the work.
+// deletes, kills the pushing child at a random request or store commit, and checks the
+// reopened store: every operation is still queued with its row, or done on the server with
+// the server's row stored; a failed operation has its error record; then a push finishes the
+// work.
 func TestKillDuringPush(t *testing.T) {
 	for round := range 6 {
 		seed := uint64(time.Now().UnixNano())
 		t.Run(fmt.Sprintf("round%d-seed%d", round, seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 1))
-			srv := fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 1})
-			k := &killer{srv: srv}
-			ts := httptest.NewServer(k)
-			defer ts.Close()
-			db := filepath.Join(t.TempDir(), "client.db")
 			ctx := context.Background()
 
-			// The device's state before the crash: 10 pulled rows (3 changed on the server since),
-			// then 20 inserts, 6 updates and 2 deletes queued.
+			// The same work on a memory store against a server of its own counts the commits.
+			var commits int
+			{
+				st := faulty.New(memory.New())
+				srv, _ := pushWorld(t, st)
+				ts := httptest.NewServer(srv.Handler())
+				commits = countTransactions(t, st, ts.URL, "push")
+				ts.Close()
+				_ = st.Close()
+			}
+
+			db := filepath.Join(t.TempDir(), "client.db")
 			st, err := sqlite.Open(db)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc := syncContext(t, st, ts.URL, nil)
-			todo := sc.Table(table)
-			for i := range 10 {
-				if _, err := srv.Insert(table, map[string]any{"id": "s" + strconv.Itoa(i), "text": "seed"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := todo.Pull(ctx, nil, ""); err != nil {
-				t.Fatal(err)
-			}
-			for i := range 3 {
-				if _, err := srv.Write(table, "s"+strconv.Itoa(i), map[string]any{"text": "server"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range 20 {
-				if _, err := todo.Insert(ctx, client.Item{"id": "n" + strconv.Itoa(i), "text": "new " + strconv.Itoa(i)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range 6 {
-				if _, err := todo.Update(ctx, client.Item{"id": "s" + strconv.Itoa(i), "text": "local"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := 8; i < 10; i++ {
-				if err := todo.Delete(ctx, client.Item{"id": "s" + strconv.Itoa(i)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			before, err := sc.PendingOperations(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, before := pushWorld(t, st)
 			if err := st.Close(); err != nil {
 				t.Fatal(err)
 			}
+			k := &killer{srv: srv}
+			ts := httptest.NewServer(k)
+			defer ts.Close()
 
-			k.seen.Store(0) // count the child's requests only
-			k.n.Store(int32(1 + rng.IntN(len(before))))
-			k.after.Store(rng.IntN(2) == 0)
+			kl := drawKill(rng, len(before), commits)
 			seq := lastSeq(srv)
-			runChild(t, k, ts.URL, "push", db)
-			t.Logf("killed at request %d (after the answer: %v)", k.killedAt.Load(), k.after.Load())
+			runChild(t, k, ts.URL, "push", db, kl, "")
+			t.Logf("killed %s", kl)
 
 			st, err = sqlite.Open(db)
 			if err != nil {
 				t.Fatalf("reopen after the kill: %v", err)
 			}
 			defer st.Close()
-			sc = syncContext(t, st, ts.URL, client.ClientWins(), client.TreatIdenticalAsSuccess())
-			todo = sc.Table(table)
+			sc := syncContext(t, st, ts.URL, client.ClientWins(), client.TreatIdenticalAsSuccess())
+			todo := sc.Table(table)
 			ops, err := sc.PendingOperations(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -291,95 +395,152 @@ func TestKillDuringPush(t *testing.T) {
 	}
 }
 
-// TestKillDuringPull kills an incremental pull at a random page and checks that the store
-// holds whole pages only: the local rows are the first rows in updatedAt order, each equal to
-// the server's, and the delta token is the last one's updatedAt (a half-stored page would
-// break one of these). Then a pull completes.
+// TestKillDuringPull kills an incremental pull at a random request or store commit and checks
+// what pullRound checks: whole pages only, the token at the newest stored row, P9, and a pull
+// that completes.
 func TestKillDuringPull(t *testing.T) {
 	for round := range 6 {
 		seed := uint64(time.Now().UnixNano())
 		t.Run(fmt.Sprintf("round%d-seed%d", round, seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 2))
-			srv := fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 1})
-			const rows = 400
-			order := make([]string, rows)
-			for i := range rows {
-				id := fmt.Sprintf("r%04d", rng.IntN(1_000_000))
-				for {
-					if _, ok := srv.Row(table, id); !ok {
-						break
-					}
-					id += "x"
-				}
-				if _, err := srv.Insert(table, map[string]any{"id": id, "n": i}); err != nil {
-					t.Fatal(err)
-				}
-				order[i] = id
-			}
-			k := &killer{srv: srv}
-			k.n.Store(int32(1 + rng.IntN(rows/pullPage)))
-			k.after.Store(rng.IntN(2) == 0)
-			ts := httptest.NewServer(k)
-			defer ts.Close()
-			db := filepath.Join(t.TempDir(), "client.db")
-			st, err := sqlite.Open(db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Close(); err != nil {
-				t.Fatal(err)
-			}
-			runChild(t, k, ts.URL, "pull", db)
-			t.Logf("killed at request %d (after the answer: %v)", k.killedAt.Load(), k.after.Load())
-
-			ctx := context.Background()
-			st, err = sqlite.Open(db)
-			if err != nil {
-				t.Fatalf("reopen after the kill: %v", err)
-			}
-			defer st.Close()
-			sc := syncContext(t, st, ts.URL, nil)
-			todo := sc.Table(table)
-			local, err := todo.Read(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]client.Item{}
-			for _, r := range local {
-				got[r["id"].(string)] = r
-			}
-			for i, id := range order {
-				_, ok := got[id]
-				if ok != (i < len(local)) {
-					t.Fatalf("row %d (%s) stored=%v, but %d rows are stored: not a prefix in updatedAt order", i, id, ok, len(local))
-				}
-				if ok {
-					server, _ := srv.Row(table, id)
-					if !sameRow(got[id], server) {
-						t.Errorf("%s: local %v != server %v", id, got[id], server)
-					}
-				}
-			}
-			token, err := sc.DeltaToken(ctx, table, "all")
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := ""
-			if len(local) > 0 {
-				last, _ := srv.Row(table, order[len(local)-1])
-				want = last["updatedAt"].(string)
-			}
-			if token != want {
-				t.Errorf("delta token %q, want %q (the newest stored row's updatedAt)", token, want)
-			}
-			if err := todo.Pull(ctx, nil, "all"); err != nil {
-				t.Fatalf("the pull after the crash: %v", err)
-			}
-			if local, _ := todo.Read(ctx, nil); len(local) != rows {
-				t.Fatalf("%d rows after the pull, want %d", len(local), rows)
+			r := pullRound(t, seed, "", false)
+			for _, f := range r.findings {
+				t.Error(f)
 			}
 		})
 	}
+}
+
+// pullResult is what one round of pullRound found.
+type pullResult struct {
+	kill     kill
+	findings []string // what the reopened store got wrong, for people
+	p9       bool     // the saved token claims rows the store does not hold (P9 violated)
+	lost     bool     // the incremental pull after the restart did not bring every row
+}
+
+// pullRows is how many rows the server holds for a pull round: pullRows/pullPage pages.
+const pullRows = 400
+
+// pullRound kills an incremental pull of pullRows rows (with mutant, when set, in force in the
+// child) at a random request or store commit (only at a commit when atCommit), reopens the
+// store and checks it holds whole pages only: the local rows are the first rows in updatedAt
+// order, each equal to the server's; the delta token is the last one's updatedAt, and no row
+// below it is missing (P9, check.IncrementalComplete). A page stored in two transactions
+// would break one of these. Then a pull must complete: every row is stored.
+func pullRound(t *testing.T, seed uint64, mutant string, atCommit bool) pullResult {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	srv := fakeserver.New(fakeserver.Config{Clock: fakeserver.SimClock(t0), Seed: 1})
+	order := make([]string, pullRows)
+	for i := range pullRows {
+		id := fmt.Sprintf("r%04d", rng.IntN(1_000_000))
+		for {
+			if _, ok := srv.Row(table, id); !ok {
+				break
+			}
+			id += "x"
+		}
+		if _, err := srv.Insert(table, map[string]any{"id": id, "n": i}); err != nil {
+			t.Fatal(err)
+		}
+		order[i] = id
+	}
+	k := &killer{srv: srv}
+	ts := httptest.NewServer(k)
+	defer ts.Close()
+
+	// The same pull on a memory store counts the commits (a pull only reads the server).
+	counter := faulty.New(memory.New())
+	restore := func() {}
+	if mutant != "" {
+		if enableMutant == nil {
+			t.Fatalf("mutant %s asked for in a build without the tag mutants", mutant)
+		}
+		restore = enableMutant(mutant)
+	}
+	commits := countTransactions(t, counter, ts.URL, "pull")
+	restore()
+	_ = counter.Close()
+
+	res := pullResult{kill: drawKill(rng, pullRows/pullPage, commits)}
+	if atCommit && res.kill.Commit == 0 {
+		res.kill = kill{Commit: 1 + rng.IntN(commits), Of: commits}
+	}
+	db := filepath.Join(t.TempDir(), "client.db")
+	st, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runChild(t, k, ts.URL, "pull", db, res.kill, mutant)
+	t.Logf("killed %s", res.kill)
+	report := func(format string, args ...any) { res.findings = append(res.findings, fmt.Sprintf(format, args...)) }
+
+	ctx := context.Background()
+	st, err = sqlite.Open(db)
+	if err != nil {
+		t.Fatalf("reopen after the kill: %v", err)
+	}
+	defer st.Close()
+	sc := syncContext(t, st, ts.URL, nil)
+	todo := sc.Table(table)
+	local, err := todo.Read(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]client.Item{}
+	for _, r := range local {
+		got[r["id"].(string)] = r
+	}
+	for i, id := range order {
+		_, ok := got[id]
+		if ok != (i < len(local)) {
+			report("row %d (%s) stored=%v, but %d rows are stored: not a prefix in updatedAt order", i, id, ok, len(local))
+			break
+		}
+		if ok {
+			server, _ := srv.Row(table, id)
+			if !sameRow(got[id], server) {
+				report("%s: local %v != server %v", id, got[id], server)
+			}
+		}
+	}
+	token, err := sc.DeltaToken(ctx, table, "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	if len(local) > 0 {
+		last, _ := srv.Row(table, order[len(local)-1])
+		want = last["updatedAt"].(string)
+	}
+	if token != want {
+		report("delta token %q, want %q (the newest stored row's updatedAt)", token, want)
+	}
+	if token != "" {
+		at, err := time.Parse(time.RFC3339Nano, token)
+		if err != nil {
+			t.Fatalf("the delta token %q is not a time: %v", token, err)
+		}
+		snap, err := check.Take(ctx, st, []string{table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := check.IncrementalComplete(table, at, srv.Rows(table), snap); f.Verdict != reports.Holds {
+			res.p9 = true
+			report("%s %s: %s", f.Property, f.Verdict, f.Detail)
+		}
+	}
+	if err := todo.Pull(ctx, nil, "all"); err != nil {
+		t.Fatalf("the pull after the crash: %v", err)
+	}
+	if local, _ := todo.Read(ctx, nil); len(local) != pullRows {
+		res.lost = true
+		report("%d rows after the incremental pull from the saved token, want %d", len(local), pullRows)
+	}
+	return res
 }
 
 func lastSeq(srv *fakeserver.Server) uint64 {
