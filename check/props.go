@@ -317,6 +317,11 @@ func Strategy(o PushObs) Finding {
 	if o.Strategy != "client-wins" && o.Strategy != "server-wins" && o.Strategy != "cancel" {
 		return unknown(p, "strategy %q: P5 judges client-wins, server-wins and cancel", o.Strategy)
 	}
+	if o.Status == "CancelledByStoreError" && hasConflictIn(o.Requests) {
+		// The local store failed under the push: a resolution may have been decided and not
+		// stored. Nothing is lost (P6 and P8 judge that); the strategy's outcome is unknown.
+		return unknown(p, "the push ended with a store error: the resolution of its conflict may not have been stored")
+	}
 	seen := map[string]bool{}
 	for i, r := range o.Requests {
 		if !r.isWrite() || !r.Answered || !(r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
@@ -418,6 +423,17 @@ func Strategy(o PushObs) Finding {
 		}
 	}
 	return holds(p)
+}
+
+// hasConflictIn reports whether a push met a conflict: a 409 or 412 to a write it sent, or a
+// 404 to an update.
+func hasConflictIn(reqs []Request) bool {
+	for _, r := range reqs {
+		if r.isWrite() && r.Answered && (r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
+			return true
+		}
+	}
+	return false
 }
 
 func findError(errs []store.OperationError, table, id string) (store.OperationError, bool) {

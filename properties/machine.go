@@ -166,6 +166,11 @@ type machine struct {
 	// ids are the item ids it draws: ids, with the run's suffix against a server that keeps
 	// the rows of earlier runs.
 	ids []string
+	// forced, when set, is the client every action draws (a crash's next action).
+	forced string
+	// down is the client whose store crashed, until its restart: what it answered meanwhile
+	// a dead process never saw, so the machine's own checks of it wait for the restart (P8).
+	down string
 }
 
 // Run is the property: one interleaving, drawn by rapid, played and checked. Use it with
@@ -281,6 +286,9 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 	if m.cfg.sqlite() {
 		a["restart"] = m.restart
 	}
+	if m.cfg.can("op", "store-fault") && m.cfg.controlled() {
+		a["store-fault"] = m.storeFault
+	}
 	if !m.cfg.can("op", "query") {
 		delete(a, "query")
 	}
@@ -326,6 +334,9 @@ func (m *machine) play(t *rapid.T, st *scenarios.Step) (mark int, err error) {
 
 // judge records the verdict of one of the machine's own checkers on the last step.
 func (m *machine) judge(t *rapid.T, mark int, f check.Finding) {
+	if m.down != "" && m.sc.Steps[len(m.sc.Steps)-1].Actor == m.down {
+		return // the device died during the step: its restart is judged (P8)
+	}
 	if failure := m.sess.Judge(m.sc.Steps[len(m.sc.Steps)-1], mark, f); failure != nil {
 		m.fail(t, failure)
 	}
@@ -372,7 +383,12 @@ func (m *machine) options(name string) drivers.Options {
 	return drivers.Options{}
 }
 
-func (m *machine) client(t *rapid.T) string { return rapid.SampledFrom(m.names).Draw(t, "client") }
+func (m *machine) client(t *rapid.T) string {
+	if m.forced != "" {
+		return m.forced
+	}
+	return rapid.SampledFrom(m.names).Draw(t, "client")
+}
 
 func (m *machine) item(t *rapid.T) map[string]any {
 	return map[string]any{"id": rapid.SampledFrom(m.ids).Draw(t, "item"), "text": rapid.SampledFrom(words).Draw(t, "text"),
@@ -388,6 +404,10 @@ func (m *machine) snapshot(t *rapid.T, name string) check.Snapshot {
 func (m *machine) queue(t *rapid.T, name string) check.Snapshot { return m.read(t, name, nil) }
 
 func (m *machine) read(t *rapid.T, name string, tables []string) check.Snapshot {
+	if state, crashed := drivers.CrashState(m.sess.Device(name)); crashed {
+		m.down = name
+		return state // what the dead process left on disk: what its restart must find
+	}
 	snap, err := m.sess.Device(name).Snapshot(m.ctx, tables)
 	if err != nil {
 		t.Fatalf("reading %s's store: %v", name, err)
@@ -409,9 +429,12 @@ func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
 	want, wantFail := collapse(fromStore(before.Ops), kind, table, id, exists, m.world.tails[name])
 	op := map[store.OpKind]string{store.Insert: "insert", store.Update: "update", store.Delete: "delete"}[kind]
 	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: table, Item: item}})
+	if drivers.KindOf(err) == drivers.KindStore {
+		want, wantFail = fromStore(before.Ops), true // a failed store transaction: nothing of it stays
+	}
 	after := m.queue(t, name)
 	m.judge(t, mark, check.Queue(fmt.Sprintf("%s's %s of %s", name, op, id), entries(want), check.Entries(after.Ops),
-		wantFail, drivers.KindOf(err) == drivers.KindInvalidOperation))
+		wantFail, drivers.KindOf(err) == drivers.KindInvalidOperation || drivers.KindOf(err) == drivers.KindStore))
 }
 
 // push pushes one client's queue, or with several tables sometimes one table's, judged by
@@ -579,11 +602,47 @@ func (m *machine) heal(t *rapid.T) {
 	m.play(t, &scenarios.Step{Actor: "heal", Heal: id})
 }
 
-// restart closes the first client and opens it again on its SQLite store: P8.
+// restart closes the first client and opens it again on its SQLite store: P8. After a
+// crash, what the store must hold is what the dead process had committed.
 func (m *machine) restart(t *rapid.T) {
 	before := m.snapshot(t, m.names[0])
 	mark, _ := m.play(t, &scenarios.Step{Actor: m.names[0], Op: &scenarios.Op{Op: "restart"}})
+	m.down = ""
 	m.judge(t, mark, check.Durable(before, m.snapshot(t, m.names[0])))
+}
+
+// storeFault makes a client's store fail its Nth transaction from now (the operation under
+// way fails and nothing of that transaction stays), or, on the SQLite client, kill the
+// client right after its Nth transaction from now commits: then one more action of that
+// client (which may run into the crash) and a restart, judged by P8 against what the dead
+// process had committed. A client that splits one change over two transactions (a page's
+// token and its rows) is caught by what the restart finds: P9 at the next incremental pull.
+func (m *machine) storeFault(t *rapid.T) {
+	name := m.client(t)
+	n := rapid.IntRange(1, 4).Draw(t, "transaction")
+	crash := name == m.names[0] && m.cfg.sqlite() && rapid.Bool().Draw(t, "crash")
+	op := &scenarios.Op{Op: "store-fault", Fail: n}
+	if crash {
+		op.Fail, op.Crash = 0, n
+	}
+	m.play(t, &scenarios.Step{Actor: name, Op: op})
+	if !crash {
+		return
+	}
+	m.forced = name
+	next := rapid.SampledFrom([]string{"pull", "push", "update", "insert", "delete", "purge"}).Draw(t, "then")
+	switch next {
+	case "pull":
+		m.pull(t)
+	case "push":
+		m.push(t)
+	case "purge":
+		m.purge(t)
+	default:
+		m.localWrite(t, map[string]store.OpKind{"update": store.Update, "insert": store.Insert, "delete": store.Delete}[next])
+	}
+	m.forced = ""
+	m.restart(t)
 }
 
 // converge heals and settles everyone (P4 and P5 are the session's); then the server's rows

@@ -458,6 +458,7 @@ func (r *runner) converge(rounds int) error {
 	names := sortedNames(r.devices)
 	var last settled
 	for round := 1; ; round++ {
+		failed := false // a push or pull that failed: the round settled nothing for that client
 		for _, name := range names {
 			d := r.devices[name]
 			// Only a client's own push and pull change its store during a converge, so the
@@ -478,18 +479,20 @@ func (r *runner) converge(rounds int) error {
 			if se := (*stepError)(nil); errors.As(err, &se) {
 				return err
 			}
+			failed = failed || err != nil
 			for _, table := range sortedNames(d.tables) {
 				err := observe(d, func() error { return d.dev.Pull(r.ctx, d.tables[table], nil, "") })
 				if se := (*stepError)(nil); errors.As(err, &se) {
 					return err
 				}
+				failed = failed || err != nil
 			}
 		}
 		state, err := r.settled()
 		if err != nil {
 			return fail("the clients can be read", "%v", err)
 		}
-		if round > 1 && state.pending == 0 && reflect.DeepEqual(state.rows, last.rows) {
+		if round > 1 && !failed && state.pending == 0 && reflect.DeepEqual(state.rows, last.rows) {
 			break
 		}
 		if round >= rounds {
