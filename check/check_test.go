@@ -311,3 +311,28 @@ func TestPurgePushesFirst(t *testing.T) {
 	expect(t, "bug: purged a row the query does not name", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
 		Before: before, After: snap(map[string][]map[string]any{"todo": {}}, nil, nil)}), reports.Violated, "does not name")
 }
+
+// P9: rows below the token must be local at the server's version; right after a pull with
+// no page-shift, rows at the token too (IncrementalCompleteAt), which is what a client that
+// asks "gt" instead of "ge" misses.
+func TestIncrementalComplete(t *testing.T) {
+	token := time.Date(2014, 6, 11, 0, 0, 0, 2_000_000, time.UTC)
+	at := func(ms int) string {
+		return time.Date(2014, 6, 11, 0, 0, 0, ms*1_000_000, time.UTC).Format(fakeserver.TimeFormat)
+	}
+	server := []map[string]any{row("a", "updatedAt", at(1)), row("b", "updatedAt", at(2)), row("c", "updatedAt", at(3)),
+		row("d", "updatedAt", at(1), "deleted", true)}
+	all := snap(map[string][]map[string]any{"todo": {row("a"), row("b")}}, nil, nil)
+	expect(t, "rows below and at the token are local", check.IncrementalCompleteAt("todo", token, server, all), reports.Holds, "")
+	missingAt := snap(map[string][]map[string]any{"todo": {row("a")}}, nil, nil)
+	expect(t, "a row at the token may come later (page-shift)", check.IncrementalComplete("todo", token, server, missingAt), reports.Holds, "")
+	expect(t, "bug: the row at the token never came (gt)", check.IncrementalCompleteAt("todo", token, server, missingAt), reports.Violated,
+		"at the delta token")
+	missingBelow := snap(map[string][]map[string]any{"todo": {row("b")}}, nil, nil)
+	expect(t, "bug: a row below the token is missing", check.IncrementalComplete("todo", token, server, missingBelow), reports.Violated,
+		"below the delta token")
+	queued := snap(map[string][]map[string]any{"todo": {row("b")}}, []store.Operation{op("o1", store.Update, "todo", "a", 1)}, nil)
+	expect(t, "a row with a queued operation is the client's", check.IncrementalComplete("todo", token, server, queued), reports.Holds, "")
+	stale := snap(map[string][]map[string]any{"todo": {row("a", "version", "AAAAAAAAAAA="), row("b")}}, nil, nil)
+	expect(t, "bug: an old version below the token", check.IncrementalComplete("todo", token, server, stale), reports.Violated, "version")
+}

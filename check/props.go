@@ -619,6 +619,13 @@ func NoSilentLoss(strategy string, identicalIsSuccess bool, before, after []stor
 	return holds(p)
 }
 
+func belowOrAt(at, token time.Time) string {
+	if at.Equal(token) {
+		return "at"
+	}
+	return "below"
+}
+
 // Durable checks P8: a store closed and opened again holds what it held.
 func Durable(before, after Snapshot) Finding {
 	return unchanged("P8", before, after, "closing and reopening the store")
@@ -628,6 +635,19 @@ func Durable(before, after Snapshot) Finding {
 // row whose updatedAt is below the saved token is in the local store at the server's version,
 // unless the item has a queued operation. serverRows are the server's rows (v2 names).
 func IncrementalComplete(table string, token time.Time, serverRows []map[string]any, local Snapshot) Finding {
+	return incrementalComplete(table, token, serverRows, local, false)
+}
+
+// IncrementalCompleteAt is IncrementalComplete judged right after the pull, when no row was
+// written while it paged (no page-shift): then the rows at the token's own updatedAt were
+// there for its last query, which asked for updatedAt ge the token, so they are local too.
+// A client that asks gt, or stops short at the token, leaves them behind until a row with a
+// later updatedAt comes, which under a coarse or frozen clock may be never.
+func IncrementalCompleteAt(table string, token time.Time, serverRows []map[string]any, local Snapshot) Finding {
+	return incrementalComplete(table, token, serverRows, local, true)
+}
+
+func incrementalComplete(table string, token time.Time, serverRows []map[string]any, local Snapshot, atToken bool) Finding {
 	const p = "P9"
 	rows := local.Rows[strings.ToLower(table)]
 	for _, row := range serverRows {
@@ -638,7 +658,7 @@ func IncrementalComplete(table string, token time.Time, serverRows []map[string]
 		if err != nil {
 			return unknown(p, "the server row %v has no readable updatedAt", row["id"])
 		}
-		if !at.Before(token) {
+		if at.After(token) || at.Equal(token) && !atToken {
 			continue
 		}
 		id := strings.ToLower(fmt.Sprint(row["id"]))
@@ -648,11 +668,11 @@ func IncrementalComplete(table string, token time.Time, serverRows []map[string]
 		mine := Normalize(rows[id])
 		switch {
 		case mine == nil:
-			return violated(p, "%s/%s (updatedAt %s) is below the delta token %s but not in the local store", table, row["id"],
-				row["updatedAt"], token.Format(fakeserver.TimeFormat))
+			return violated(p, "%s/%s (updatedAt %s) is %s the delta token %s but not in the local store", table, row["id"],
+				row["updatedAt"], belowOrAt(at, token), token.Format(fakeserver.TimeFormat))
 		case mine["version"] != row["version"]:
-			return violated(p, "%s/%s is below the delta token %s, but the local copy is version %v, the server's %v", table, row["id"],
-				token.Format(fakeserver.TimeFormat), mine["version"], row["version"])
+			return violated(p, "%s/%s is %s the delta token %s, but the local copy is version %v, the server's %v", table, row["id"],
+				belowOrAt(at, token), token.Format(fakeserver.TimeFormat), mine["version"], row["version"])
 		}
 	}
 	return holds(p)
