@@ -333,6 +333,9 @@ func TestIncrementalComplete(t *testing.T) {
 		"below the delta token")
 	queued := snap(map[string][]map[string]any{"todo": {row("b")}}, []store.Operation{op("o1", store.Update, "todo", "a", 1)}, nil)
 	expect(t, "a row with a queued operation is the client's", check.IncrementalComplete("todo", token, server, queued), reports.Holds, "")
+	resurrected := snap(map[string][]map[string]any{"todo": {row("a"), row("b"), row("d")}}, nil, nil)
+	expect(t, "bug: a row deleted below the token is still local", check.IncrementalComplete("todo", token, server, resurrected),
+		reports.Violated, "deleted on the server")
 	stale := snap(map[string][]map[string]any{"todo": {row("a", "version", "AAAAAAAAAAA="), row("b")}}, nil, nil)
 	expect(t, "bug: an old version below the token", check.IncrementalComplete("todo", token, server, stale), reports.Violated, "version")
 }

@@ -633,7 +633,8 @@ func Durable(before, after Snapshot) Finding {
 
 // IncrementalComplete checks P9 after an incremental pull of a whole table: every live server
 // row whose updatedAt is below the saved token is in the local store at the server's version,
-// unless the item has a queued operation. serverRows are the server's rows (v2 names).
+// and every row the server deleted below it is not, unless the item has a queued operation.
+// serverRows are the server's rows (v2 names), tombstones included.
 func IncrementalComplete(table string, token time.Time, serverRows []map[string]any, local Snapshot) Finding {
 	return incrementalComplete(table, token, serverRows, local, false)
 }
@@ -651,9 +652,6 @@ func incrementalComplete(table string, token time.Time, serverRows []map[string]
 	const p = "P9"
 	rows := local.Rows[strings.ToLower(table)]
 	for _, row := range serverRows {
-		if row["deleted"] == true {
-			continue
-		}
 		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(row["updatedAt"]))
 		if err != nil {
 			return unknown(p, "the server row %v has no readable updatedAt", row["id"])
@@ -667,6 +665,11 @@ func incrementalComplete(table string, token time.Time, serverRows []map[string]
 		}
 		mine := Normalize(rows[id])
 		switch {
+		case row["deleted"] == true:
+			if mine != nil {
+				return violated(p, "%s/%s was deleted on the server (updatedAt %s, %s the delta token %s) but is still in the local store", table, row["id"],
+					row["updatedAt"], belowOrAt(at, token), token.Format(fakeserver.TimeFormat))
+			}
 		case mine == nil:
 			return violated(p, "%s/%s (updatedAt %s) is %s the delta token %s but not in the local store", table, row["id"],
 				row["updatedAt"], belowOrAt(at, token), token.Format(fakeserver.TimeFormat))

@@ -58,6 +58,15 @@ func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
 			w.ids = append(append([]string(nil), idPool...), caseIDs...)
 		}
 		w.purgeQueries = rapid.Bool().Draw(t, "purgeQueries")
+		// Rows the server holds before anyone syncs (other ids than the pool's): what a first
+		// pull pages through, and a crash in the middle of it can lose.
+		if seeded := rapid.IntRange(0, 4).Draw(t, "seededRows"); seeded > 0 {
+			var rows []map[string]any
+			for i := range seeded {
+				rows = append(rows, map[string]any{"id": fmt.Sprintf("r%d", i+1), "text": words[i%len(words)], "n": float64(i)})
+			}
+			sc.Server.Tables = []scenarios.TableRows{{Table: w.tables[0], Rows: rows}}
+		}
 		sc.Server.PageSize = rapid.SampledFrom([]int{50, 3, 2, 1}).Draw(t, "serverPageSize")
 		w.hard = rapid.Bool().Draw(t, "hardDelete")
 		sc.Server.SoftDelete = !w.hard

@@ -72,10 +72,16 @@ With --client, the devices are another sync client's, through its driver (docs/d
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			restore, err := enableMutant()
+			if err != nil {
+				return usageError{err}
+			}
+			defer restore()
 			return runScenarios(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
+	addMutantFlag(f)
 	f.StringVar(&o.server, "server", "", "play against the server at this URL instead of the embedded fake server")
 	f.StringVar(&o.target, "target", "", "play against the server a target file describes (docs/targets.md): URL, dialect, tables, reset")
 	f.StringVar(&o.client, "client", "go", "the client under test: go (conflictlab's own), js (the JavaScript SDK, drivers/js), or a driver's command line (docs/drivers.md)")
