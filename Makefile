@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./internal/odata:FuzzParseFilter ./internal/odata:FuzzParseOrder
 # How long `make report` lets the property campaign explore.
 REPORT_FUZZTIME ?= 20s
 
-.PHONY: test test-setup go-ready test-campaign suites-a suites-b report fuzz fuzz-targets bench lint build chromium screenshot peers drivers test-js
+.PHONY: test test-setup go-ready test-campaign test-mutants suites-a suites-b report fuzz fuzz-targets bench bench-mutants lint build chromium screenshot peers drivers test-js
 
 ## test: vet, a pure-Go build (no cgo: the SQLite store must not need it), every suite and test
 ## with -race (the report's browser specs in Chromium, required where it could be installed;
@@ -26,7 +26,7 @@ REPORT_FUZZTIME ?= 20s
 ## run of each fuzz target
 test: test-setup
 	@$(MAKE) --no-print-directory -j2 --output-sync=line suites-a suites-b
-	@$(MAKE) --no-print-directory -j2 --output-sync=line fuzz-targets test-js test-campaign FUZZTIME=$(TEST_FUZZTIME)
+	@$(MAKE) --no-print-directory -j2 --output-sync=line fuzz-targets test-js test-campaign test-mutants FUZZTIME=$(TEST_FUZZTIME)
 
 # The suites run as two Ginkgo runs side by side, one per core (a suite's specs mostly keep to
 # one): SUITES_B holds these packages, and every other package goes in the first run.
@@ -46,6 +46,13 @@ space := $(subst ,, )
 # test-campaign: a short property campaign through the CLI, as users run it
 test-campaign:
 	$(GO) run ./cmd/conflictlab fuzz --duration 5s --out $(REPORT_DIR)/fuzz
+
+# test-mutants: every deliberate bug of internal/mutants must be found by a campaign as
+# conflictlab fuzz plays one (properties/mutants_caught_test.go), without -race: the race
+# detector would make the campaigns ten times slower, and the bounds are about their speed
+test-mutants:
+	@log=$$(mktemp); $(GO) test -tags mutants -run 'TestMutantsAreCaught' -timeout 12m -v ./properties > $$log 2>&1; status=$$?; \
+		grep -E '^(--- |ok|FAIL|PASS)|caught by|survived|steps|not by' $$log; rm -f $$log; exit $$status
 
 ## test-setup: what the suites need, side by side: Chromium installs, the Node peer and the JS
 ## driver compile their sqlite modules, while Go vets, builds (pure Go: the SQLite store must
@@ -93,6 +100,12 @@ fuzz-targets:
 ## bench: every benchmark, with allocations
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-mutants: how long conflictlab fuzz, with its default settings, takes to find each
+## deliberate bug (BENCHMARKS.md's mutant table; MUTANT_SECONDS per mutant, default 60)
+MUTANT_SECONDS ?= 60
+bench-mutants:
+	GO=$(GO) scripts/mutant-table $(MUTANT_SECONDS)
 
 ## lint: gofmt, go vet, and go.mod as go mod tidy would write it
 lint:

@@ -301,15 +301,20 @@ func TestPurgePushesFirst(t *testing.T) {
 	failedPush := snap(map[string][]map[string]any{"todo": {row("a", "done", true, "version", "AAAAAAAAAAk="), row("b", "done", true),
 		row("c", "done", false)}}, queued, nil)
 	failedPush.Errors = []store.OperationError{{Table: "todo", ItemID: "a", Status: 412}}
+	refused := []check.Request{{Method: "PATCH", Table: "todo", ItemID: "a", Status: 412, Answered: true}}
+	pushed := []check.Request{{Method: "PATCH", Table: "todo", ItemID: "a", Status: 200, Applied: true, Answered: true}}
 	expect(t, "a failed push leaves the rows; its error is recorded", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
-		Before: before, After: failedPush, Err: errPending}), reports.Holds, "")
+		Before: before, After: failedPush, Err: errPending, Requests: refused}), reports.Holds, "")
+	expect(t, "bug: the option ignored, the purge refused unpushed", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
+		Before: before, After: before, Err: errPending, PendingChanges: true}), reports.Violated, "sent no write")
 	expect(t, "bug: purged although its push failed", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
-		Before: before, After: snap(map[string][]map[string]any{"todo": {row("c", "done", false)}}, queued, nil), Err: errPending}),
-		reports.Violated, "removed todo/b")
+		Before: before, After: snap(map[string][]map[string]any{"todo": {row("c", "done", false)}}, queued, nil), Err: errPending,
+		Requests: refused}), reports.Violated, "removed todo/b")
 	expect(t, "pushed, then purged what the query names", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
-		Before: before, After: snap(map[string][]map[string]any{"todo": {row("c", "done", false)}}, nil, nil)}), reports.Holds, "")
+		Before: before, After: snap(map[string][]map[string]any{"todo": {row("c", "done", false)}}, nil, nil), Requests: pushed}),
+		reports.Holds, "")
 	expect(t, "bug: purged a row the query does not name", check.Purge(check.PurgeObs{Table: "todo", Match: done, PushesFirst: true,
-		Before: before, After: snap(map[string][]map[string]any{"todo": {}}, nil, nil)}), reports.Violated, "does not name")
+		Before: before, After: snap(map[string][]map[string]any{"todo": {}}, nil, nil), Requests: pushed}), reports.Violated, "does not name")
 }
 
 // P9: rows below the token must be local at the server's version; right after a pull with
@@ -338,4 +343,24 @@ func TestIncrementalComplete(t *testing.T) {
 		reports.Violated, "deleted on the server")
 	stale := snap(map[string][]map[string]any{"todo": {row("a", "version", "AAAAAAAAAAA="), row("b")}}, nil, nil)
 	expect(t, "bug: an old version below the token", check.IncrementalComplete("todo", token, server, stale), reports.Violated, "version")
+}
+
+// P5 under TreatIdenticalAsSuccess: a conflict whose server item is what was sent is a
+// success whatever the strategy; a client that leaves it queued ignores the option.
+func TestIdenticalIsSuccess(t *testing.T) {
+	queued := []store.Operation{op("o1", store.Insert, "todo", "a", 1)}
+	before := snap(map[string][]map[string]any{"todo": {row("a", "text", "mine")}}, queued, nil)
+	conflict := []check.Request{{Method: "POST", Table: "todo", ItemID: "a", Status: 409, Answered: true}}
+	server := func(text string) func(string, string) map[string]any {
+		return func(_, id string) map[string]any { return row(id, "text", text, "version", "AAAAAAAAAAk=") }
+	}
+	settled := snap(map[string][]map[string]any{"todo": {row("a", "text", "mine", "version", "AAAAAAAAAAk=")}}, nil, nil)
+	expect(t, "identical: the insert left the queue", check.Strategy(check.PushObs{Strategy: "cancel", Before: before, After: settled,
+		Requests: conflict, Status: "Complete", Server: server("mine"), IdenticalIsSuccess: true}), reports.Holds, "")
+	expect(t, "bug: identical, yet cancelled", check.Strategy(check.PushObs{Strategy: "cancel", Before: before, After: before,
+		Requests: conflict, Status: "CancelledByOperation", Server: server("mine"), IdenticalIsSuccess: true}), reports.Violated, "still queued")
+	expect(t, "bug: identical, yet left to the app", check.Strategy(check.PushObs{Strategy: "manual", Before: before, After: before,
+		Requests: conflict, Status: "Complete", Server: server("mine"), IdenticalIsSuccess: true}), reports.Violated, "still queued")
+	expect(t, "not identical: cancel keeps it", check.Strategy(check.PushObs{Strategy: "cancel", Before: before, After: before,
+		Requests: conflict, Status: "CancelledByOperation", Server: server("theirs"), IdenticalIsSuccess: true}), reports.Holds, "")
 }

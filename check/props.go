@@ -9,6 +9,7 @@ import (
 
 	"github.com/conflictlab/conflictlab/client/store"
 	"github.com/conflictlab/conflictlab/fakeserver"
+	"github.com/conflictlab/conflictlab/reports"
 )
 
 // PullObs is one pull as a client lived it.
@@ -155,6 +156,13 @@ func Purge(o PurgeObs) Finding {
 		queued := map[string]bool{}
 		for _, op := range o.Before.Ops {
 			queued[strings.ToLower(op.Table+"/"+op.ItemID)] = true
+		}
+		pushable := o.Err == nil || o.PendingChanges // not a push cut short before it sent (a store error)
+		if pending := opsOf(o.Before.Ops, o.Table); len(pending) > 0 && pushable && !slices.ContainsFunc(o.Requests, Request.isWrite) {
+			// (In the context scope the push may stop at another table's operation first; it
+			// cannot send nothing at all.)
+			return violated(p, "the purge of %s pushes first, yet with the %s of %s/%s queued there it sent no write", o.Table,
+				pending[0].Kind, pending[0].Table, pending[0].ItemID)
 		}
 		after := o.After.Rows[table]
 		for id, row := range o.Before.Rows[table] {
@@ -314,6 +322,11 @@ type PushObs struct {
 // Strategy checks P5 for every conflict (a 409 or 412, or a 404 on an update) the push met.
 func Strategy(o PushObs) Finding {
 	const p = "P5"
+	if o.IdenticalIsSuccess {
+		if f := identicalSettled(o); f.Verdict == reports.Violated {
+			return f
+		}
+	}
 	if o.Strategy != "client-wins" && o.Strategy != "server-wins" && o.Strategy != "cancel" {
 		return unknown(p, "strategy %q: P5 judges client-wins, server-wins and cancel", o.Strategy)
 	}
@@ -421,6 +434,37 @@ func Strategy(o PushObs) Finding {
 				return violated(p, "cancel: the local row of %s/%s changed: %s", r.Table, r.ItemID, diff(localBefore, localAfter))
 			}
 		}
+	}
+	return holds(p)
+}
+
+// identicalSettled checks, under TreatIdenticalAsSuccess and whatever the strategy, that an
+// insert or update refused with a 409 or 412 whose item the server holds exactly as it was
+// sent (user columns) left the queue: the option makes that conflict a success.
+func identicalSettled(o PushObs) Finding {
+	const p = "P5"
+	if o.Status == "CancelledByStoreError" || strings.HasPrefix(o.Status, "failed") {
+		return holds(p) // the store failed under the push: the success may not have been stored
+	}
+	for _, r := range o.Requests {
+		if r.Method == "DELETE" || !r.isWrite() || !r.Answered || r.Status != 409 && r.Status != 412 {
+			continue
+		}
+		op, queued := find(o.Before.Ops, r.Table, r.ItemID)
+		if !queued || op.Kind == store.Delete {
+			continue
+		}
+		if _, still := find(o.After.Ops, r.Table, r.ItemID); !still {
+			continue
+		}
+		local := o.Before.Rows[strings.ToLower(r.Table)][strings.ToLower(r.ItemID)]
+		sent := userFields(Normalize(local))
+		server := o.Server(r.Table, r.ItemID)
+		if len(sent) == 0 || server == nil || !reflect.DeepEqual(userFields(Normalize(server)), sent) || server["id"] != local["id"] {
+			continue // (ids that differ in case only: whether they are identical, docs/semantics.md does not say)
+		}
+		return violated(p, "%s/%s: the server holds what the %s sent (%v), and TreatIdenticalAsSuccess makes its %d a success, yet it is still queued",
+			r.Table, r.ItemID, op.Kind, sent, r.Status)
 	}
 	return holds(p)
 }

@@ -245,7 +245,8 @@ func (r *runner) observePush(d *device, run func() error) error {
 		return err
 	}
 	reqs := r.requests(mark, d.spec.Name)
-	if !hasConflict(reqs) || !slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) {
+	judged := slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) || d.spec.Options.TreatIdenticalAsSuccess
+	if !hasConflict(reqs) || !judged {
 		return err
 	}
 	after, serr := r.snapshot(d, tables)
