@@ -200,9 +200,8 @@ func opsOf(ops []store.Operation, table string) []store.Operation {
 // Normalize makes a row comparable across dialects, decoders and servers: system columns
 // without their "__" prefix, numbers as float64, "deleted" left out (a live row may or may not
 // carry deleted: false), and null columns left out (a server that returns every column of its
-// schema, null when unset, holds the same row as one that leaves them out). An id is compared
-// in lower case: ids match case-insensitively, and a store keeps the spelling it first met
-// while the server keeps its own.
+// schema, null when unset, holds the same row as one that leaves them out). Ids keep their
+// spelling: compare rows with same or SameValue, which match ids case-insensitively.
 func Normalize(row map[string]any) map[string]any {
 	if row == nil {
 		return nil
@@ -221,10 +220,6 @@ func Normalize(row map[string]any) map[string]any {
 			v = float64(n)
 		case int64:
 			v = float64(n)
-		case string:
-			if name == "id" {
-				v = strings.ToLower(n)
-			}
 		}
 		out[name] = v
 	}
@@ -240,7 +235,33 @@ func userFields(row map[string]any) map[string]any {
 	return out
 }
 
-func same(a, b map[string]any) bool { return reflect.DeepEqual(Normalize(a), Normalize(b)) }
+// same reports whether two rows are the same row, ids compared case-insensitively (a store
+// keeps the spelling it first met, the server its own).
+func same(a, b map[string]any) bool {
+	na, nb := Normalize(a), Normalize(b)
+	if len(na) != len(nb) {
+		return false
+	}
+	for k, v := range na {
+		w, ok := nb[k]
+		if !ok || !SameValue(k, v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// SameValue reports whether two values of column k are equal: ids case-insensitively.
+func SameValue(k string, a, b any) bool {
+	if k == "id" {
+		sa, okA := a.(string)
+		sb, okB := b.(string)
+		if okA && okB {
+			return strings.EqualFold(sa, sb)
+		}
+	}
+	return reflect.DeepEqual(a, b)
+}
 
 // diff describes how two rows differ, briefly.
 func diff(want, got map[string]any) string {
@@ -266,7 +287,7 @@ func diff(want, got map[string]any) string {
 			parts = append(parts, fmt.Sprintf("%s: unexpected %v", k, gv))
 		case !gok:
 			parts = append(parts, fmt.Sprintf("%s: missing (want %v)", k, wv))
-		case !reflect.DeepEqual(wv, gv):
+		case !SameValue(k, wv, gv):
 			parts = append(parts, fmt.Sprintf("%s: %v, want %v", k, gv, wv))
 		}
 	}

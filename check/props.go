@@ -395,7 +395,7 @@ func Strategy(o PushObs) Finding {
 				return violated(p, "client wins: %s/%s is not on the server", r.Table, r.ItemID)
 			}
 			for k, v := range userFields(Normalize(localBefore)) {
-				if !reflect.DeepEqual(Normalize(server)[k], v) {
+				if !SameValue(k, Normalize(server)[k], v) {
 					return violated(p, "client wins: the local change did not reach the server: %s/%s %s is %v on the server, %v locally",
 						r.Table, r.ItemID, k, Normalize(server)[k], v)
 				}
