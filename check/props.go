@@ -680,7 +680,7 @@ func Durable(before, after Snapshot) Finding {
 // and every row the server deleted below it is not, unless the item has a queued operation.
 // serverRows are the server's rows (v2 names), tombstones included.
 func IncrementalComplete(table string, token time.Time, serverRows []map[string]any, local Snapshot) Finding {
-	return incrementalComplete(table, token, serverRows, local, false)
+	return Incremental(IncrementalObs{Table: table, Token: token, Server: serverRows, Local: local})
 }
 
 // IncrementalCompleteAt is IncrementalComplete judged right after the pull, when no row was
@@ -689,13 +689,56 @@ func IncrementalComplete(table string, token time.Time, serverRows []map[string]
 // A client that asks gt, or stops short at the token, leaves them behind until a row with a
 // later updatedAt comes, which under a coarse or frozen clock may be never.
 func IncrementalCompleteAt(table string, token time.Time, serverRows []map[string]any, local Snapshot) Finding {
-	return incrementalComplete(table, token, serverRows, local, true)
+	return Incremental(IncrementalObs{Table: table, Token: token, Server: serverRows, Local: local, AtToken: true})
 }
 
-func incrementalComplete(table string, token time.Time, serverRows []map[string]any, local Snapshot, atToken bool) Finding {
+// IncrementalObs is what P9 judges after an incremental pull.
+type IncrementalObs struct {
+	Table string
+	// Token is the delta token the pull saved; Server the server's rows of the table
+	// (v2 names, tombstones included); Local the client's store after the pull.
+	Token  time.Time
+	Server []map[string]any
+	Local  Snapshot
+	// AtToken judges the rows at the token's own updatedAt too (IncrementalCompleteAt).
+	AtToken bool
+	// Skipped, when set and the pull moved the token (Moved), judges the rows the pull
+	// skipped for an operation queued while it ran: without the SkippedRowsMoveToken option
+	// (SkipMoves false) they do not count, so the token it saved is the updatedAt of a row it
+	// stored, not only of rows it skipped.
+	Skipped, SkipMoves, Moved bool
+}
+
+// Incremental checks P9 (see IncrementalComplete).
+func Incremental(o IncrementalObs) Finding {
 	const p = "P9"
+	table, token, atToken := o.Table, o.Token, o.AtToken
+	local := o.Local
 	rows := local.Rows[strings.ToLower(table)]
-	for _, row := range serverRows {
+	if o.Skipped && o.Moved && !o.SkipMoves {
+		var skipped, counted []string
+		for _, row := range o.Server {
+			at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(row["updatedAt"]))
+			if err != nil || !at.Equal(token) {
+				continue
+			}
+			mine := Normalize(rows[strings.ToLower(fmt.Sprint(row["id"]))])
+			_, queued := find(local.Ops, table, fmt.Sprint(row["id"]))
+			// Stored, a live row would hold the server's version. A tombstone tells nothing
+			// (stored, it removed the row, which a local write may have made again): it counts.
+			if queued && row["deleted"] != true && (mine == nil || mine["version"] != row["version"]) {
+				skipped = append(skipped, fmt.Sprint(row["id"]))
+			} else {
+				counted = append(counted, fmt.Sprint(row["id"]))
+			}
+		}
+		if len(skipped) > 0 && len(counted) == 0 {
+			return violated(p, "the pull moved the delta token to %s, the updatedAt of %s/%s only, which it skipped for a queued operation: "+
+				"skipped rows do not move the token (without SkippedRowsMoveToken), and the next incremental pull will not bring it",
+				token.Format(fakeserver.TimeFormat), table, strings.Join(skipped, ", "))
+		}
+	}
+	for _, row := range o.Server {
 		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(row["updatedAt"]))
 		if err != nil {
 			return unknown(p, "the server row %v has no readable updatedAt", row["id"])
@@ -704,10 +747,10 @@ func incrementalComplete(table string, token time.Time, serverRows []map[string]
 			continue
 		}
 		id := strings.ToLower(fmt.Sprint(row["id"]))
+		mine := Normalize(rows[id])
 		if _, queued := find(local.Ops, table, id); queued {
 			continue
 		}
-		mine := Normalize(rows[id])
 		switch {
 		case row["deleted"] == true:
 			if mine != nil {

@@ -458,17 +458,19 @@ func (m *machine) push(t *rapid.T) {
 // pull pulls the table, in full or incrementally; P1 and P5 are the session's, P6 and P9 the
 // machine's.
 func (m *machine) pull(t *rapid.T) {
-	m.pullOf(t, m.client(t), m.world.table(t), rapid.Bool().Draw(t, "incremental"))
+	m.pullOf(t, m.client(t), m.world.table(t), rapid.Bool().Draw(t, "incremental"), nil, 0)
 }
 
-// pullOf is one client's pull of one table, judged.
-func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool) {
+// pullOf is one client's pull of one table, judged; while, when set, is played while the
+// pull waits for page atPage.
+func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool, while *scenarios.Step, atPage int) {
 	queryID := ""
 	if incremental {
 		queryID = "all"
 	}
 	before := m.queue(t, name)
-	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: table, QueryID: queryID}})
+	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: table, QueryID: queryID},
+		While: while, AtPage: atPage})
 	read := m.queue
 	if incremental && err == nil {
 		read = m.snapshot // P9 compares the rows with the server's
@@ -489,11 +491,14 @@ func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool) {
 	if perr != nil {
 		t.Fatalf("%s's delta token %q: %v", name, token, perr)
 	}
-	judge := check.IncrementalCompleteAt // nothing was written while it paged: the rows at the token are local (or gone) too
+	// Nothing written while it paged: the rows at the token are local (or gone) too, and the
+	// rows it skipped for an operation queued meanwhile (a while step) are not below it.
+	obs := check.IncrementalObs{Table: table, Token: at, Local: after, AtToken: true, Skipped: true,
+		SkipMoves: m.options(name).SkippedRowsMoveToken, Moved: before.Config["deltaToken|"+table+"|all"] != token}
 	for _, e := range m.sess.Events(mark) {
 		for _, h := range e.Faults {
 			if h.Action == "page-shift" {
-				judge = check.IncrementalComplete
+				obs.AtToken, obs.Skipped = false, false
 			}
 		}
 	}
@@ -503,7 +508,8 @@ func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool) {
 			server = append(server, row)
 		}
 	}
-	m.judge(t, mark, judge(table, at, server, after))
+	obs.Server = server
+	m.judge(t, mark, check.Incremental(obs))
 }
 
 // purge purges a table (P2 is the session's): forced, or not, with its query id so the
@@ -559,9 +565,10 @@ func (m *machine) writeDuringPull(t *rapid.T) {
 	if _, queued := m.queued(t, name, item["id"].(string)); queued {
 		t.Skip("the item has a queued operation")
 	}
+	table := m.world.table(t)
 	atPage := rapid.IntRange(1, 3).Draw(t, "atPage")
-	m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "pull", Table: "todoitem"}, AtPage: atPage,
-		While: &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "update", Table: "todoitem", Item: item}}})
+	m.pullOf(t, name, table, rapid.Bool().Draw(t, "incremental"),
+		&scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "update", Table: table, Item: item}}, atPage)
 }
 
 // queued reports whether a client has an operation queued for an item.
@@ -686,10 +693,10 @@ func (m *machine) storeFault(t *rapid.T) {
 		// An app that was pulling when it died pulls again once it is back: what the crash
 		// left of the pull (a token without its page's rows, say) shows at that pull (P9).
 		table, incremental := m.world.table(t), rapid.SampledFrom([]bool{true, true, false}).Draw(t, "incremental")
-		m.pullOf(t, name, table, incremental)
+		m.pullOf(t, name, table, incremental, nil, 0)
 		m.forced = ""
 		m.restart(t)
-		m.pullOf(t, name, table, incremental)
+		m.pullOf(t, name, table, incremental, nil, 0)
 		return
 	case "push":
 		m.push(t)
