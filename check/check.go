@@ -137,8 +137,8 @@ type Request struct {
 	Answered bool
 	// Precondition is the version the write was conditional on (If-Match, or the body's).
 	Precondition []string
-	// Unread is true when a fault answered the request in the server's stead: the history
-	// does not know what it carried (Precondition is empty).
+	// Unread is true when a fault answered a request that named no If-Match in the server's
+	// stead: no handler read its body, so a version it carried is not known.
 	Unread bool
 	// Query is a GET's query string, as sent (URL-encoded).
 	Query string

@@ -79,7 +79,7 @@ func PushRequests(o PushObs) Finding {
 				}
 				switch {
 				case r.Unread:
-					undecided = fmt.Sprintf("%s: a fault answered it before the server read it, so its If-Match is not in the history", r)
+					undecided = fmt.Sprintf("%s: a fault answered it before the server read its body, which may have carried the version", r)
 				case s.shown == "":
 					undecided = fmt.Sprintf("the version the server showed for %s/%s at its conflict is not in the history: the retry's version was not checked", r.Table, r.ItemID)
 				case !slices.Contains(r.Precondition, s.shown):
@@ -116,7 +116,7 @@ func firstAttempt(before Snapshot, r Request) (Finding, bool) {
 		return Finding{}, true
 	}
 	if r.Unread {
-		return unknown(p, "%s: a fault answered it before the server read it, so its If-Match is not in the history", r), false
+		return unknown(p, "%s: a fault answered it before the server read its body, which may have carried the version", r), false
 	}
 	held := ""
 	op, queued := find(before.Ops, r.Table, r.ItemID)

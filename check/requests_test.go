@@ -64,7 +64,7 @@ func TestPushRequestsFirstAttemptCarriesTheHeldVersion(t *testing.T) {
 	// A request a fault answered before the server read it: its If-Match is not known.
 	unread := write("PATCH", "e1", 401)
 	unread.Unread = true
-	expect(t, "a fault answered the update", push(unread), reports.Unknown, "before the server read it")
+	expect(t, "a fault answered the update", push(unread), reports.Unknown, "before the server read its body")
 }
 
 func TestPushRequestsRetriesOnlyUnderClientWinsWithTheShownVersion(t *testing.T) {

@@ -472,14 +472,14 @@ func (r *runner) requests(mark int, who string) []check.Request {
 		}
 		out = append(out, check.Request{Method: e.Method, Path: e.Path, Table: e.Table, ItemID: e.ItemID, Status: e.Status,
 			Applied: e.Applied, Answered: Answered(e), Precondition: e.Precondition, Query: e.Query, Rows: e.Rows,
-			Version: shownVersion(e), Unread: unread(e)})
+			Version: shownVersion(e), Unread: unread(e) && len(e.Precondition) == 0})
 	}
 	return out
 }
 
 // unread reports whether a fault answered a request in the server's stead (a status, a
-// reset, a partition, a timeout): the server never read it, so its history lacks what the
-// request carried (its If-Match).
+// reset, a partition, a timeout): the server never read its body, so the history holds its
+// If-Match but not a version its body carried.
 func unread(e fakeserver.Event) bool {
 	for _, f := range e.Faults {
 		switch f.Action {

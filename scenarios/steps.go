@@ -239,7 +239,8 @@ func (r *runner) snapshot(d *device, tables []string) (check.Snapshot, error) {
 }
 
 // observePush runs a push (or anything that pushes) limited to the tables of scope (nil: all),
-// and judges its requests by P10, and by P5 when it met a conflict.
+// and judges it by P5 when it met a conflict, then its requests by P10. (P5 first: a client
+// wins that sends the refused version again breaks both, and P5 is the property that names it.)
 func (r *runner) observePush(d *device, scope []string, run func() error) error {
 	tables := r.knownTables(d)
 	before, serr := r.snapshot(d, tables)
@@ -249,17 +250,26 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 		return err
 	}
 	reqs := r.requests(mark, d.spec.Name)
+	if perr := r.judgeStrategy(d, before, reqs, err); perr != nil {
+		return perr
+	}
 	if perr := r.property(check.PushRequests(check.PushObs{Strategy: d.strategy, Before: before, Requests: reqs,
 		Scope: scope, MaxTries: d.spec.Options.MaxTries})); perr != nil {
 		return perr
 	}
+	return err
+}
+
+// judgeStrategy judges by P5 a push that met a conflict, from the store before it, its requests
+// and its error.
+func (r *runner) judgeStrategy(d *device, before check.Snapshot, reqs []check.Request, err error) error {
 	judged := slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) || d.spec.Options.TreatIdenticalAsSuccess
 	if !hasConflict(reqs) || !judged {
-		return err
+		return nil
 	}
-	after, serr := r.snapshot(d, tables)
+	after, serr := r.snapshot(d, r.knownTables(d))
 	if serr != nil {
-		return err
+		return nil
 	}
 	status := "Complete"
 	var de *drivers.Error
@@ -269,7 +279,7 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 	case err != nil:
 		status = "failed: " + err.Error()
 	}
-	f := check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
+	return r.property(check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
 		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess, Removed: r.removed,
 		Server: func(table, id string) map[string]any {
 			row, deleted, _ := r.serverRow(table, id)
@@ -277,11 +287,7 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 				return nil
 			}
 			return row
-		}})
-	if perr := r.property(f); perr != nil {
-		return perr
-	}
-	return err
+		}}))
 }
 
 // pushStatusTitle is a push status as the checkers name it: cancelled-by-operation is
