@@ -239,8 +239,9 @@ func (r *runner) snapshot(d *device, tables []string) (check.Snapshot, error) {
 }
 
 // observePush runs a push (or anything that pushes) limited to the tables of scope (nil: all),
-// and judges it by P5 when it met a conflict, then its requests by P10. (P5 first: a client
-// wins that sends the refused version again breaks both, and P5 is the property that names it.)
+// and judges its requests by P10, then the push by P5 when it met a conflict. (What was sent
+// first: a client wins that sends the refused version again breaks both, and P10 names the
+// request that did it.)
 func (r *runner) observePush(d *device, scope []string, run func() error) error {
 	tables := r.knownTables(d)
 	before, serr := r.snapshot(d, tables)
@@ -250,11 +251,11 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 		return err
 	}
 	reqs := r.requests(mark, d.spec.Name)
-	if perr := r.judgeStrategy(d, before, reqs, err); perr != nil {
-		return perr
-	}
 	if perr := r.property(check.PushRequests(check.PushObs{Strategy: d.strategy, Before: before, Requests: reqs,
 		Scope: scope, MaxTries: d.spec.Options.MaxTries})); perr != nil {
+		return perr
+	}
+	if perr := r.judgeStrategy(d, before, reqs, err); perr != nil {
 		return perr
 	}
 	return err
