@@ -117,28 +117,30 @@ func Resolution(o ResolveObs) Finding {
 	if want.Rows[table] == nil {
 		want.Rows[table] = map[string]map[string]any{}
 	}
+	// Items, not ids: one operation per item, one error per operation, and a driver's
+	// snapshot need not carry the operation id in an error.
 	for _, e := range o.Before.Errors {
-		if e.OperationID != op.ID {
+		if !strings.EqualFold(e.Table, o.Table) || !strings.EqualFold(e.ItemID, o.ItemID) {
 			want.Errors = append(want.Errors, e)
 		}
 	}
 	what := fmt.Sprintf("%s of %s/%s", o.How, o.Table, o.ItemID)
 	switch o.How {
 	case "cancel-and-update":
-		want.Ops = without(o.Before.Ops, op.ID)
+		want.Ops = without(o.Before.Ops, op)
 		if deleted(o.Item) {
 			delete(want.Rows[table], id)
 		} else {
 			want.Rows[table][id] = withItemID(o.Item, o.ItemID)
 		}
 	case "cancel-and-discard":
-		want.Ops = without(o.Before.Ops, op.ID)
+		want.Ops = without(o.Before.Ops, op)
 		delete(want.Rows[table], id)
 	case "update-operation":
 		want.Ops = o.Before.Ops
 		after, kept := find(o.After.Ops, o.Table, o.ItemID)
 		switch {
-		case !kept || after.ID != op.ID:
+		case !kept || after.Kind != op.Kind:
 			return violated(p, "%s dropped the operation, which it must keep", what)
 		case after.State != "" && after.State != store.Pending:
 			return violated(p, "%s left the operation %s, not pending", what, after.State)
@@ -157,10 +159,11 @@ func Resolution(o ResolveObs) Finding {
 	return unchanged(p, want, o.After, what)
 }
 
-func without(ops []store.Operation, opID string) []store.Operation {
+// without is ops less the operation of drop's item.
+func without(ops []store.Operation, drop store.Operation) []store.Operation {
 	var out []store.Operation
 	for _, op := range ops {
-		if op.ID != opID {
+		if !strings.EqualFold(op.Table, drop.Table) || !strings.EqualFold(op.ItemID, drop.ItemID) {
 			out = append(out, op)
 		}
 	}

@@ -138,6 +138,21 @@ func TestResolutionDoesWhatItsKindSays(t *testing.T) {
 	expect(t, "bug: update-operation leaves the row", judge("update-operation", winner, "keep-row"), reports.Violated, "version: "+v1+", want "+v2)
 	expect(t, "bug: update-operation keeps the error", judge("update-operation", winner, "keep-error"), reports.Violated, "left the errors")
 
+	// A driver's snapshot need not carry the operation id in an error: items tell them apart.
+	h0 := fresh()
+	for i := range h0.store.Errors {
+		h0.store.Errors[i].OperationID = ""
+	}
+	b0 := clone(h0.store)
+	a0 := clone(h0.store)
+	a0.Ops, a0.Errors = a0.Ops[1:], a0.Errors[1:]
+	delete(a0.Rows["todo"], "e1")
+	expect(t, "errors without operation ids", check.Resolution(check.ResolveObs{Table: "todo", ItemID: "e1", How: "cancel-and-discard",
+		Before: b0, After: a0}), reports.Holds, "")
+	expect(t, "bug: errors without operation ids, the error kept", check.Resolution(check.ResolveObs{Table: "todo", ItemID: "e1",
+		How: "cancel-and-discard", Before: b0, After: func() check.Snapshot { a := clone(a0); a.Errors = b0.Errors; return a }()}),
+		reports.Violated, "left the errors")
+
 	// A tombstone passed to cancel-and-update removes the row.
 	tomb := row("e1", "deleted", true, "version", v3)
 	h := fresh()
