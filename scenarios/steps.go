@@ -183,7 +183,11 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		d.dev = nil
 		return r.expectError(st, r.open(d))
 	case "resolve":
-		return r.expectError(st, r.resolve(d, op))
+		err := r.resolve(d, op)
+		if se := (*stepError)(nil); errors.As(err, &se) && se.property != "" {
+			return err // a property the resolution broke
+		}
+		return r.expectError(st, err)
 	case "store-fault":
 		sf, ok := d.dev.(drivers.StoreFaulter)
 		if !ok {
