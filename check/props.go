@@ -324,6 +324,9 @@ type PushObs struct {
 	Scope []string
 	// MaxTries is the client's MaxTries option (0: the default, DefaultMaxTries).
 	MaxTries int
+	// Partial is true when the server's history dropped some of the push's requests (its
+	// cap): Requests are not all it sent.
+	Partial bool
 }
 
 // Strategy checks P5 for every conflict (a 409 or 412, or a 404 on an update) the push met.

@@ -27,7 +27,8 @@ const DefaultMaxTries = 5
 //   - with a scope (a push limited to tables), nothing is sent for another table.
 //
 // A retry whose answered version the history does not show (a proxy's history, a conflict a
-// fault answered) is left undecided.
+// fault answered) is left undecided, and so is an item's first write when the history dropped
+// some of the push's requests (Partial); the sends it does show still count against MaxTries.
 func PushRequests(o PushObs) Finding {
 	const p = "P10"
 	for _, r := range o.Requests {
@@ -65,7 +66,9 @@ func PushRequests(o PushObs) Finding {
 		}
 		if !isUndelete(r) {
 			s.sent++
-			if s.sent == 1 {
+			if s.sent == 1 && o.Partial {
+				undecided = "the server's history dropped some of the push's requests (its cap): which was an item's first was not checked"
+			} else if s.sent == 1 {
 				if f, ok := firstAttempt(o.Before, r); !ok {
 					if f.Verdict == reports.Violated {
 						return f

@@ -113,6 +113,14 @@ func TestPushRequestsRetriesOnlyUnderClientWinsWithTheShownVersion(t *testing.T)
 	expect(t, "bug: a sixth try", push("client-wins", 0, tries(6)...), reports.Violated, "6 times, more than MaxTries (5)")
 	expect(t, "MaxTries 2", push("client-wins", 2, tries(2)...), reports.Holds, "")
 	expect(t, "bug: a third try under MaxTries 2", push("client-wins", 2, tries(3)...), reports.Violated, "3 times, more than MaxTries (2)")
+	// A history that dropped the push's first requests (its cap): the first seen is not the
+	// first sent, but the sends it shows still count.
+	partial := func(maxTries int, reqs ...check.Request) check.Finding {
+		return check.PushRequests(check.PushObs{Strategy: "client-wins", Before: before, Requests: reqs, MaxTries: maxTries, Partial: true})
+	}
+	expect(t, "a dropped history: a retry seen first", partial(0, write("PATCH", "e1", 412, v3)), reports.Unknown, "dropped some of the push's requests")
+	expect(t, "a dropped history showing MaxTries sends at most", partial(3, tries(4)[1:]...), reports.Unknown, "dropped")
+	expect(t, "bug: a dropped history shows more tries than MaxTries", partial(2, tries(4)[1:]...), reports.Violated, "3 times, more than MaxTries (2)")
 	// An undelete (client wins over a 404 to an update) is not a send of the operation.
 	undelete := check.Request{Method: "POST", Path: "/tables/todo/e1", Table: "todo", ItemID: "e1", Status: 200, Answered: true, Version: v3}
 	expect(t, "a 404, an undelete, the update again", push("client-wins", 2, write("PATCH", "e1", 404, v1), undelete, write("PATCH", "e1", 200, v3)),

@@ -255,8 +255,9 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 		return err
 	}
 	reqs := r.requests(mark, d.spec.Name)
+	partial := slices.ContainsFunc(r.events(mark), func(e fakeserver.Event) bool { return e.Source == fakeserver.SourceDropped })
 	if perr := r.property(check.PushRequests(check.PushObs{Strategy: d.strategy, Before: before, Requests: reqs,
-		Scope: scope, MaxTries: d.spec.Options.MaxTries})); perr != nil {
+		Scope: scope, MaxTries: d.spec.Options.MaxTries, Partial: partial})); perr != nil {
 		return perr
 	}
 	if perr := r.judgeStrategy(d, before, reqs, err); perr != nil {
