@@ -118,9 +118,6 @@ func firstAttempt(before Snapshot, r Request) (Finding, bool) {
 	if r.Method != "PATCH" && r.Method != "DELETE" {
 		return Finding{}, true
 	}
-	if r.Unread {
-		return unknown(p, "%s: a fault answered it before the server read its body, which may have carried the version", r), false
-	}
 	held := ""
 	op, queued := find(before.Ops, r.Table, r.ItemID)
 	switch {
@@ -134,6 +131,9 @@ func firstAttempt(before Snapshot, r Request) (Finding, bool) {
 	}
 	if held == "" || slices.Contains(r.Precondition, held) {
 		return Finding{}, true
+	}
+	if r.Unread {
+		return unknown(p, "%s: a fault answered it before the server read its body, which may have carried the version", r), false
 	}
 	if len(r.Precondition) == 0 {
 		return violated(p, "%s was sent without If-Match, though the client holds version %s of %s/%s", r, held, r.Table, r.ItemID), false

@@ -65,6 +65,10 @@ func TestPushRequestsFirstAttemptCarriesTheHeldVersion(t *testing.T) {
 	unread := write("PATCH", "e1", 401)
 	unread.Unread = true
 	expect(t, "a fault answered the update", push(unread), reports.Unknown, "before the server read its body")
+	unreadFresh := write("PATCH", "n1", 401)
+	unreadFresh.Unread = true
+	expect(t, "a fault answered an update of a row with no version", check.PushRequests(check.PushObs{Strategy: "manual", Before: fresh,
+		Requests: []check.Request{unreadFresh}}), reports.Holds, "")
 }
 
 func TestPushRequestsRetriesOnlyUnderClientWinsWithTheShownVersion(t *testing.T) {
