@@ -20,15 +20,17 @@ import (
 
 // Property names, by id.
 var Names = map[string]string{
-	"P1": "push-before-pull",
-	"P2": "purge",
-	"P3": "queue",
-	"P4": "convergence",
-	"P5": "strategy",
-	"P6": "no silent loss",
-	"P7": "server integrity",
-	"P8": "durability",
-	"P9": "incremental completeness",
+	"P1":  "push-before-pull",
+	"P2":  "purge",
+	"P3":  "queue",
+	"P4":  "convergence",
+	"P5":  "strategy",
+	"P6":  "no silent loss",
+	"P7":  "server integrity",
+	"P8":  "durability",
+	"P9":  "incremental completeness",
+	"P10": "requests follow what the client holds",
+	"P11": "the push handler is shown the truth",
 }
 
 // Finding is one check of one property.
@@ -98,7 +100,7 @@ func (t *Tally) Results() []reports.PropertyResult {
 	for _, r := range t.byID {
 		out = append(out, *r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return idLess(out[i].ID, out[j].ID) })
 	return out
 }
 
@@ -109,8 +111,16 @@ func (t *Tally) Counts() []reports.PropertyCount {
 	for _, c := range t.counts {
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return idLess(out[i].ID, out[j].ID) })
 	return out
+}
+
+// idLess orders property ids by number: P9 before P10.
+func idLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }
 
 // Request is one request a client sent, as the checkers see it.
@@ -127,6 +137,17 @@ type Request struct {
 	Answered bool
 	// Precondition is the version the write was conditional on (If-Match, or the body's).
 	Precondition []string
+	// Unread is true when a fault answered a request that named no If-Match in the server's
+	// stead: no handler read its body, so a version it carried is not known.
+	Unread bool
+	// Query is a GET's query string, as sent (URL-encoded).
+	Query string
+	// Rows is how many rows a query's answer held.
+	Rows int
+	// Version is the row version the answer showed the client: a write's new row, the
+	// server's row in a 409 or 412, a row read by id. "" when it showed none, or when the
+	// history does not know it (a proxy's history of a conflict, a status a fault answered).
+	Version string
 }
 
 func (r Request) String() string {

@@ -26,6 +26,9 @@ type PullObs struct {
 	// During are rows written locally while the pull ran (by id, as the write stored them):
 	// the pull must not overwrite them while their operation is queued.
 	During map[string]map[string]any
+	// QueryID is the pull's query id ("" for a full pull); Top its query's $top, nil for none.
+	QueryID string
+	Top     *int
 }
 
 // PushBeforePull checks P1: every operation of the table queued when the pull started is
@@ -317,6 +320,13 @@ type PushObs struct {
 	// pushes first removes its table's rows): P5 does not judge a local row that is gone
 	// when the step removed it (P2 judges what a purge removes).
 	Removed func(table, id string) bool
+	// Scope are the tables the push was asked for; nil: every table.
+	Scope []string
+	// MaxTries is the client's MaxTries option (0: the default, DefaultMaxTries).
+	MaxTries int
+	// Partial is true when the server's history dropped some of the push's requests (its
+	// cap): Requests are not all it sent.
+	Partial bool
 }
 
 // Strategy checks P5 for every conflict (a 409 or 412, or a 404 on an update) the push met.

@@ -257,6 +257,9 @@ func (c *call) noAnswer(why string) {
 	}
 	c.x.ev.Error = "no answer: " + why + " (fault " + c.rule.ID + ")"
 	c.x.ev.Status = c.x.answered
+	if len(c.x.ev.Precondition) == 0 {
+		c.x.ev.Precondition = ifMatchTags(c.r.Header) // what it carried, though no handler read it
+	}
 	c.srv.appendEvent(&c.x.ev)
 	c.x.recorded = true
 }

@@ -33,6 +33,33 @@ var _ = Describe("History", func() {
 		Expect(h[6]).To(MatchFields(IgnoreExtras, Fields{"Rows": Equal(1), "Tombstones": Equal(0), "IncludeDeleted": BeFalse()}))
 	})
 
+	It("records the If-Match of a write a fault answered in the server's stead", func() {
+		srv, err := fakeserver.NewServer(fakeserver.Config{Clock: fakeserver.SimClock(t0)})
+		Expect(err).NotTo(HaveOccurred())
+		ts := srv.Start()
+		DeferCleanup(ts.Close)
+		p := newPeer(ts, fakeserver.V2)
+		p.insert("todoitem", map[string]any{"id": "e1"})
+		_, err = srv.Faults().Add(fakeserver.Rule{Action: "status", Params: map[string]any{"code": 401}, Match: fakeserver.Match{Method: []string{"PATCH"}}})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = srv.Faults().Add(fakeserver.Rule{Action: "reset", Match: fakeserver.Match{Method: []string{"DELETE"}}})
+		Expect(err).NotTo(HaveOccurred())
+		p.do("PATCH", "/tables/todoitem/e1", map[string]any{"text": "x"}, "If-Match", `"AAAAAAAAAAE="`)
+		req, err := http.NewRequest("DELETE", ts.URL+"/tables/todoitem/e1", nil)
+		Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("ZUMO-API-VERSION", "2.0.0")
+		req.Header.Set("If-Match", `W/"AAAAAAAAAAE="`)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+		h := srv.History()
+		Expect(h).To(HaveLen(3))
+		Expect(h[1]).To(MatchFields(IgnoreExtras, Fields{"Method": Equal("PATCH"), "Status": Equal(401), "Applied": BeFalse(),
+			"Precondition": Equal([]string{"AAAAAAAAAAE="})}))
+		Expect(h[2]).To(MatchFields(IgnoreExtras, Fields{"Method": Equal("DELETE"), "Applied": BeFalse(),
+			"Precondition": Equal([]string{"AAAAAAAAAAE="})}))
+	})
+
 	It("records every request with its outcome, in the order applied", func() {
 		srv, p := startServer(fakeserver.Config{})
 		p.insert("todoitem", map[string]any{"id": "e1", "text": "Buy eggs"})

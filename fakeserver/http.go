@@ -208,6 +208,11 @@ func (s *Server) recordRequests(next http.Handler) http.Handler {
 			}
 			if !x.recorded {
 				x.ev.Status = status
+				if len(x.ev.Precondition) == 0 {
+					// Refused before a handler read it (a fault's answer, a 401): what it was
+					// conditional on is still what it carried.
+					x.ev.Precondition = ifMatchTags(r.Header)
+				}
 				s.appendEvent(&x.ev)
 			}
 			if s.cfg.Logger != nil {

@@ -172,13 +172,7 @@ func (s *Server) rewriteLink(link string, r *http.Request) string {
 // observeRequest fills what a request says of itself: its preconditions, the item an insert
 // names, the user columns a write sends, whether a query includes deleted rows.
 func (s *Server) observeRequest(ev *Event, r *http.Request, body []byte) {
-	for _, v := range r.Header.Values("If-Match") {
-		for _, tag := range strings.Split(v, ",") {
-			if tag = strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`); tag != "" && tag != "*" {
-				ev.Precondition = append(ev.Precondition, tag)
-			}
-		}
-	}
+	ev.Precondition = append(ev.Precondition, ifMatchTags(r.Header)...)
 	if ev.Op == OpQuery {
 		for k, v := range r.URL.Query() {
 			if strings.EqualFold(k, "__includeDeleted") && len(v) > 0 && strings.EqualFold(v[0], "true") {
@@ -212,6 +206,19 @@ func (s *Server) observeRequest(ev *Event, r *http.Request, body []byte) {
 	if len(user) > 0 {
 		ev.Body = user
 	}
+}
+
+// ifMatchTags are the versions an If-Match names, without "*" (no precondition on a version).
+func ifMatchTags(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("If-Match") {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`); tag != "" && tag != "*" {
+				out = append(out, tag)
+			}
+		}
+	}
+	return out
 }
 
 // observeAnswer fills what an answer says of the server: a write's new version and

@@ -29,7 +29,7 @@ var mutantCases = map[mutants.Mutant][]string{
 	mutants.PullOverwritesPending:  {"P1", "P4", "P9"},
 	mutants.PurgeDespitePending:    {"P2"},
 	mutants.CollapseUpdateDelete:   {"P3"},
-	mutants.ClientWinsLosesVersion: {"P5"},
+	mutants.ClientWinsLosesVersion: {"P10", "P5"}, // P10 judges what was sent before P5 judges the outcome
 	mutants.IgnoreIfMatch:          {"P7"},
 	mutants.ForgetUpdatedAt:        {"P7", "P9"},
 	mutants.DeletedInQueries:       {"P7"},

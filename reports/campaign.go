@@ -29,7 +29,7 @@ type Campaign struct {
 	Actions       int           `json:"actions"`
 	Duration      time.Duration `json:"durationNs"`
 	// Properties are the verdict counts of every property the campaign checked, by id
-	// (P1…P9; P3, P6, P8 and P9 are checked only here).
+	// (P1…P11; P3, P6, P8 and P9 are checked only here).
 	Properties []PropertyCount `json:"properties,omitempty"`
 	// Counterexamples are the shrunk failures, one per failed shard.
 	Counterexamples []Counterexample `json:"counterexamples,omitempty"`

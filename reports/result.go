@@ -71,7 +71,7 @@ type Result struct {
 	SkippedSteps []SkippedStep `json:"skippedSteps,omitempty"`
 	// Reason says why a Skipped result did not run.
 	Reason string `json:"reason,omitempty"`
-	// Properties are the verdicts of every property checked, by id (P1…P9).
+	// Properties are the verdicts of every property checked, by id (P1…P11).
 	Properties []PropertyResult `json:"properties,omitempty"`
 
 	// Target is the server the result was played against; Client the client under test

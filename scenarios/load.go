@@ -902,7 +902,7 @@ func (l *loader) expect(n *yaml.Node, st *Step) (*Expect, error) {
 }
 
 // Properties the runner checks, by id.
-var RunnerProperties = []string{"P1", "P2", "P4", "P5", "P7"}
+var RunnerProperties = []string{"P1", "P2", "P4", "P5", "P7", "P10", "P11"}
 
 func (l *loader) check(n *yaml.Node, sc *Scenario) (*Check, error) {
 	if n.Kind != yaml.MappingNode {

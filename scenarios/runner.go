@@ -471,9 +471,42 @@ func (r *runner) requests(mark int, who string) []check.Request {
 			continue
 		}
 		out = append(out, check.Request{Method: e.Method, Path: e.Path, Table: e.Table, ItemID: e.ItemID, Status: e.Status,
-			Applied: e.Applied, Answered: Answered(e), Precondition: e.Precondition})
+			Applied: e.Applied, Answered: Answered(e), Precondition: e.Precondition, Query: e.Query, Rows: e.Rows,
+			Version: shownVersion(e), Unread: unread(e) && len(e.Precondition) == 0})
 	}
 	return out
+}
+
+// unread reports whether a fault answered a request in the server's stead (a status, a
+// reset, a partition, a timeout): the server never read its body, so the history holds its
+// If-Match but not a version its body carried.
+func unread(e fakeserver.Event) bool {
+	for _, f := range e.Faults {
+		switch f.Action {
+		case "status", "reset", "offline", "timeout":
+			return true
+		}
+	}
+	return false
+}
+
+// shownVersion is the row version an answer showed the client: a write's new row, a read
+// row, or the server's row a 409 or 412 carried (the row's version when the server refused
+// the write, which the embedded server records; a proxy's history does not, and an answer a
+// status fault made carries no row).
+func shownVersion(e fakeserver.Event) string {
+	for _, f := range e.Faults {
+		if f.Action == "status" {
+			return ""
+		}
+	}
+	switch {
+	case e.Status == http.StatusConflict || e.Status == http.StatusPreconditionFailed:
+		return e.VersionBefore
+	case e.Status >= 200 && e.Status < 300 && e.Op != fakeserver.OpQuery:
+		return e.VersionAfter
+	}
+	return ""
 }
 
 func (r *runner) failure(st *Step, mark int, err error) *reports.Failure {

@@ -151,12 +151,15 @@ func (r *runner) clientOp(d *device, st *Step) error {
 			tables = []string{op.Table}
 		}
 		var res drivers.PushResult
-		err := r.observePush(d, func() error {
+		err := r.observePush(d, tables, func() error {
 			var err error
 			res, err = d.dev.Push(ctx, tables...)
 			if err == nil {
 				d.lastErrs = res.Errors
 				err = pushError(res)
+				if perr := r.observeShown(d, res.Status, res.Errors); perr != nil {
+					return perr
+				}
 			}
 			return err
 		})
@@ -180,7 +183,11 @@ func (r *runner) clientOp(d *device, st *Step) error {
 		d.dev = nil
 		return r.expectError(st, r.open(d))
 	case "resolve":
-		return r.expectError(st, r.resolve(d, op))
+		err := r.resolve(d, op)
+		if se := (*stepError)(nil); errors.As(err, &se) && se.property != "" {
+			return err // a property the resolution broke
+		}
+		return r.expectError(st, err)
 	case "store-fault":
 		sf, ok := d.dev.(drivers.StoreFaulter)
 		if !ok {
@@ -235,23 +242,40 @@ func (r *runner) snapshot(d *device, tables []string) (check.Snapshot, error) {
 	return snap, err
 }
 
-// observePush runs a push (or anything that pushes) and judges it by P5 when it met a conflict.
-func (r *runner) observePush(d *device, run func() error) error {
+// observePush runs a push (or anything that pushes) limited to the tables of scope (nil: all),
+// and judges its requests by P10, then the push by P5 when it met a conflict. (What was sent
+// first: a client wins that sends the refused version again breaks both, and P10 names the
+// request that did it.)
+func (r *runner) observePush(d *device, scope []string, run func() error) error {
 	tables := r.knownTables(d)
 	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
 	err := run()
-	if serr != nil {
+	if se := (*stepError)(nil); serr != nil || errors.As(err, &se) {
 		return err
 	}
 	reqs := r.requests(mark, d.spec.Name)
+	partial := slices.ContainsFunc(r.events(mark), func(e fakeserver.Event) bool { return e.Source == fakeserver.SourceDropped })
+	if perr := r.property(check.PushRequests(check.PushObs{Strategy: d.strategy, Before: before, Requests: reqs,
+		Scope: scope, MaxTries: d.spec.Options.MaxTries, Partial: partial})); perr != nil {
+		return perr
+	}
+	if perr := r.judgeStrategy(d, before, reqs, err); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// judgeStrategy judges by P5 a push that met a conflict, from the store before it, its requests
+// and its error.
+func (r *runner) judgeStrategy(d *device, before check.Snapshot, reqs []check.Request, err error) error {
 	judged := slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) || d.spec.Options.TreatIdenticalAsSuccess
 	if !hasConflict(reqs) || !judged {
-		return err
+		return nil
 	}
-	after, serr := r.snapshot(d, tables)
+	after, serr := r.snapshot(d, r.knownTables(d))
 	if serr != nil {
-		return err
+		return nil
 	}
 	status := "Complete"
 	var de *drivers.Error
@@ -261,7 +285,7 @@ func (r *runner) observePush(d *device, run func() error) error {
 	case err != nil:
 		status = "failed: " + err.Error()
 	}
-	f := check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
+	return r.property(check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
 		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess, Removed: r.removed,
 		Server: func(table, id string) map[string]any {
 			row, deleted, _ := r.serverRow(table, id)
@@ -269,11 +293,7 @@ func (r *runner) observePush(d *device, run func() error) error {
 				return nil
 			}
 			return row
-		}})
-	if perr := r.property(f); perr != nil {
-		return perr
-	}
-	return err
+		}}))
 }
 
 // pushStatusTitle is a push status as the checkers name it: cancelled-by-operation is
@@ -297,8 +317,8 @@ func hasConflict(reqs []check.Request) bool {
 	return false
 }
 
-// observePull runs a pull and judges it by P1 (and P5, for the push it makes); c, when not
-// nil, plays the pull with another op during it (a step's while).
+// observePull runs a pull and judges it by P1 and P10 (and P5, P10 and P11 for the push it
+// makes); c, when not nil, plays the pull with another op during it (a step's while).
 func (r *runner) observePull(d *device, st *Step, c *concurrent) error {
 	tables := r.knownTables(d, st.Op.Table)
 	before, serr := r.snapshot(d, tables)
@@ -307,7 +327,7 @@ func (r *runner) observePull(d *device, st *Step, c *concurrent) error {
 	if c != nil {
 		pull = c.run
 	}
-	err := r.observePush(d, pull)
+	err := r.observePush(d, r.pushScope(d, st.Op.Table), func() error { return r.shownByFailure(d, pull()) })
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
@@ -318,14 +338,18 @@ func (r *runner) observePull(d *device, st *Step, c *concurrent) error {
 	if serr == nil {
 		after, aerr := r.snapshot(d, tables)
 		if aerr == nil {
-			obs := check.PullObs{Table: st.Op.Table, Before: before, After: after,
+			obs := check.PullObs{Table: st.Op.Table, Before: before, After: after, QueryID: st.Op.QueryID,
 				Requests: r.requests(mark, d.spec.Name), PushFailed: drivers.Matches(err, drivers.KindPushFailed), Failed: err != nil}
 			if c != nil {
 				obs.During = c.during
 			}
-			f := check.PushBeforePull(obs)
-			if perr := r.property(f); perr != nil {
-				return perr
+			if st.Op.Query != nil {
+				obs.Top = st.Op.Query.Top
+			}
+			for _, f := range []check.Finding{check.PushBeforePull(obs), check.PullRequests(obs)} {
+				if perr := r.property(f); perr != nil {
+					return perr
+				}
 			}
 		}
 	}
@@ -347,8 +371,14 @@ func (r *runner) observePurge(d *device, st *Step) error {
 	tables := r.knownTables(d, st.Op.Table)
 	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
+	var scope []string
+	if d.spec.Options.PurgePushesFirst {
+		scope = r.pushScope(d, st.Op.Table)
+	}
 	r.removed = func(table, _ string) bool { return strings.EqualFold(table, st.Op.Table) }
-	err := r.observePush(d, func() error { return d.dev.Purge(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID, st.Op.Force) })
+	err := r.observePush(d, scope, func() error {
+		return r.shownByFailure(d, d.dev.Purge(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID, st.Op.Force))
+	})
 	r.removed = nil
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
@@ -436,7 +466,62 @@ func (r *runner) resolve(d *device, op *Op) error {
 			}
 		}
 	}
-	return d.dev.Resolve(r.ctx, op.Table, op.ID, op.How, item)
+	return r.observeResolve(d, op, item)
+}
+
+// observeResolve resolves and judges the resolution by P11.
+func (r *runner) observeResolve(d *device, op *Op, item drivers.Item) error {
+	tables := r.knownTables(d, op.Table)
+	before, serr := r.snapshot(d, tables)
+	err := d.dev.Resolve(r.ctx, op.Table, op.ID, op.How, item)
+	if serr != nil {
+		return err
+	}
+	after, aerr := r.snapshot(d, tables)
+	if aerr != nil {
+		return err
+	}
+	if perr := r.property(check.Resolution(check.ResolveObs{Table: op.Table, ItemID: op.ID, How: op.How, Item: item,
+		Before: before, After: after, Err: err})); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// pushScope is the tables the push before a pull (or a purge that pushes) is for: the table
+// under pushScope table, every table (nil) by default.
+func (r *runner) pushScope(d *device, table string) []string {
+	if d.spec.Options.PushScope == "table" {
+		return []string{table}
+	}
+	return nil
+}
+
+// observeShown judges by P11 the errors a push showed its handler (and its caller) against
+// the errors the store recorded.
+func (r *runner) observeShown(d *device, status string, errs []drivers.OpError) error {
+	after, err := r.snapshot(d, r.knownTables(d))
+	if err != nil {
+		return nil
+	}
+	shown := make([]check.ShownError, len(errs))
+	for i, e := range errs {
+		shown[i] = check.ShownError{Table: e.Table, ItemID: e.ItemID, Status: e.Status}
+	}
+	return r.property(check.HandlerShown(status, shown, after))
+}
+
+// shownByFailure judges by P11 the push a pull or purge made, when it failed and says what
+// it showed; it returns err, or the violation.
+func (r *runner) shownByFailure(d *device, err error) error {
+	var de *drivers.Error
+	if !errors.As(err, &de) || de.PushStatus == "" {
+		return err
+	}
+	if perr := r.observeShown(d, de.PushStatus, de.Errors); perr != nil {
+		return perr
+	}
+	return err
 }
 
 func withID(item map[string]any, id string) drivers.Item {
@@ -466,14 +551,18 @@ func (r *runner) converge(rounds int) error {
 			// last round's reading of it holds: with nothing queued, neither its push nor its
 			// pull's push sends a write, no conflict can arise, and P5 has nothing to judge
 			// (observePush would read the store before each for nothing).
-			observe := r.observePush
+			observe, shown := r.observePush, r.observeShown
 			if round > 1 && last.ops[name] == 0 {
-				observe = func(_ *device, run func() error) error { return run() }
+				observe = func(_ *device, _ []string, run func() error) error { return run() }
+				shown = func(*device, string, []drivers.OpError) error { return nil } // nothing queued, no error
 			}
-			err := observe(d, func() error {
+			err := observe(d, nil, func() error {
 				res, err := d.dev.Push(r.ctx)
 				if err == nil {
 					err = pushError(res)
+					if perr := shown(d, res.Status, res.Errors); perr != nil {
+						return perr
+					}
 				}
 				return err
 			})
@@ -482,11 +571,18 @@ func (r *runner) converge(rounds int) error {
 			}
 			failed = failed || err != nil
 			for _, table := range sortedNames(d.tables) {
-				err := observe(d, func() error { return d.dev.Pull(r.ctx, d.tables[table], nil, "") })
+				mark := r.mark()
+				err := observe(d, r.pushScope(d, d.tables[table]), func() error {
+					return r.shownByFailure(d, d.dev.Pull(r.ctx, d.tables[table], nil, ""))
+				})
 				if se := (*stepError)(nil); errors.As(err, &se) {
 					return err
 				}
 				failed = failed || err != nil
+				f := check.PullRequests(check.PullObs{Table: d.tables[table], Requests: r.requests(mark, d.spec.Name), Failed: err != nil})
+				if perr := r.property(f); perr != nil {
+					return perr
+				}
 			}
 		}
 		state, err := r.settled()
@@ -686,7 +782,7 @@ func (r *runner) check(c *Check) error {
 			if err := r.property(check.ServerIntegrity(r.events(0))); err != nil {
 				return err
 			}
-		default: // P1, P2, P5 are judged at every pull, purge and push: none may be violated so far
+		default: // P1, P2, P5, P10 and P11 are judged at every pull, purge, push and resolve: none may be violated so far
 			for _, res := range r.tally.Results() {
 				if res.ID == p && res.Verdict == reports.Violated {
 					return &stepError{expectation: p + " holds", got: res.Detail, property: p}

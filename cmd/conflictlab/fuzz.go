@@ -51,7 +51,7 @@ func newFuzzCommand() *cobra.Command {
 		Short: "Explore random interleavings of clients, another writer, faults and restarts, checking every property",
 		Long: `Play random interleavings (rapid state machines) of two to four sync clients, another writer,
 faults, SQLite restarts and converges against the embedded fake server, checking every property
-of docs/properties.md after the actions it is about (P1–P9). A failure is shrunk to a short
+of docs/properties.md after the actions it is about (P1–P11). A failure is shrunk to a short
 interleaving and written as a scenario file; the command then exits 1 and names it:
 conflictlab run replays it.
 

@@ -44,7 +44,7 @@ func newRunCommand() *cobra.Command {
 		Short: "Play scenario files against the embedded fake server (or another server)",
 		Long: `Play scenario files (docs/scenario-format.md) under every strategy they list, each against a fresh
 embedded fake server, checking every expectation and the properties that apply (P1, P2, P4, P5,
-P7). A PATH is a scenario file or a directory of them (*.yaml).
+P7, P10, P11). A PATH is a scenario file or a directory of them (*.yaml).
 
 It prints one line per scenario and strategy, the details of each failure (the step, what was
 expected, what happened, the requests around it, and the command that replays it), then a
