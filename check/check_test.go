@@ -383,3 +383,18 @@ func TestIncrementalSkippedRows(t *testing.T) {
 	obs.Local.Rows["todo"]["c"] = row("c")
 	expect(t, "a stored row at the same time moved it", check.Incremental(obs), reports.Holds, "")
 }
+
+// P11 over the errors a store keeps: an error stays while its operation stays queued and
+// the push got no answer for it.
+func TestErrorsKept(t *testing.T) {
+	queued := []store.Operation{op("o1", store.Update, "todo", "a", 1)}
+	before := snap(nil, queued, nil)
+	before.Errors = []store.OperationError{{OperationID: "o1", Kind: store.Update, Table: "todo", ItemID: "a", Status: 412}}
+	lost := snap(nil, queued, nil)
+	cut := []check.Request{{Method: "PATCH", Table: "todo", ItemID: "a"}} // sent, no answer: the network failed
+	expect(t, "the error kept through a cut push", check.ErrorsKept(before, before, cut), reports.Holds, "")
+	expect(t, "bug: the error dropped when the operation was marked attempted", check.ErrorsKept(before, lost, cut), reports.Violated, "is gone")
+	answered := []check.Request{{Method: "PATCH", Table: "todo", ItemID: "a", Status: 200, Applied: true, Answered: true}}
+	expect(t, "settled: operation and error gone", check.ErrorsKept(before, snap(nil, nil, nil), answered), reports.Holds, "")
+	expect(t, "answered: the push may replace the error", check.ErrorsKept(before, lost, answered), reports.Holds, "")
+}

@@ -206,3 +206,28 @@ func withItemID(item map[string]any, id string) map[string]any {
 	out["id"] = id
 	return out
 }
+
+// ErrorsKept checks P11 over a push (or the push a pull or purge made): an operation error
+// the store recorded before stays recorded while its operation stays queued, unless the push
+// got an answer for that item (which records a new error or settles it). A store that drops
+// an error when the push marks its operation attempted again hides from every later handler
+// and app what went wrong, although nothing was settled.
+func ErrorsKept(before, after Snapshot, reqs []Request) Finding {
+	const p = "P11"
+	for _, e := range before.Errors {
+		if _, queued := find(after.Ops, e.Table, e.ItemID); !queued {
+			continue // settled, collapsed or resolved: its error may go
+		}
+		if _, kept := findError(after.Errors, e.Table, e.ItemID); kept {
+			continue
+		}
+		answered := slices.ContainsFunc(reqs, func(r Request) bool {
+			return r.isWrite() && r.Answered && strings.EqualFold(r.Table, e.Table) && strings.EqualFold(r.ItemID, e.ItemID)
+		})
+		if !answered {
+			return violated(p, "the error recorded for the %s of %s/%s (%d) is gone, yet the operation is still queued and got no answer (requests: %s)",
+				e.Kind, e.Table, e.ItemID, e.Status, list(reqs))
+		}
+	}
+	return holds(p)
+}

@@ -453,6 +453,7 @@ func (m *machine) push(t *rapid.T) {
 	mark, _ := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "push", Table: table}})
 	after := m.queue(t, name)
 	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, m.sess.Requests(mark, name)))
+	m.judge(t, mark, check.ErrorsKept(before, after, m.sess.Requests(mark, name)))
 }
 
 // pull pulls the table, in full or incrementally; P1 and P5 are the session's, P6 and P9 the
@@ -477,6 +478,7 @@ func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool, while
 	}
 	after := read(t, name)
 	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, m.sess.Requests(mark, name)))
+	m.judge(t, mark, check.ErrorsKept(before, after, m.sess.Requests(mark, name)))
 	if !incremental && err == nil {
 		delete(m.purged, name+"|"+table) // a full pull brought back what a purge took
 	}
