@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,22 +26,57 @@ import (
 // Each case names the properties that may catch its mutant: a bug usually breaks more than
 // one rule, and the wide world decides which the campaign meets first.
 var mutantCases = map[mutants.Mutant][]string{
-	mutants.SkipPushBeforePull:     {"P1"},
+	mutants.SkipPushBeforePull:     {"P1", "P10"},
 	mutants.PullOverwritesPending:  {"P1", "P4", "P9"},
 	mutants.PurgeDespitePending:    {"P2"},
 	mutants.CollapseUpdateDelete:   {"P3"},
-	mutants.ClientWinsLosesVersion: {"P10", "P5"}, // P10 judges what was sent before P5 judges the outcome
+	mutants.ClientWinsLosesVersion: {"P10", "P5"},
 	mutants.IgnoreIfMatch:          {"P7"},
 	mutants.ForgetUpdatedAt:        {"P7", "P9"},
 	mutants.DeletedInQueries:       {"P7"},
+
+	mutants.IncrementalGreaterThan:     {"P10", "P9"},
+	mutants.StopAtShortPage:            {"P10", "P4", "P9"},
+	mutants.SkippedRowsMoveToken:       {"P9"},
+	mutants.DeleteWithoutIfMatch:       {"P10", "P5", "P7"},
+	mutants.OnPushCompleteThisPushOnly: {"P11"},
+	mutants.ClientWinsUnbounded:        {"P10"},
+	mutants.ForcedPurgeAllTables:       {"P2"},
+	mutants.PurgeIgnoresQuery:          {"P2"},
+	mutants.DeleteAtTailIgnored:        {"P3"},
+	mutants.PurgePushesFirstIgnored:    {"P2"},
+	mutants.IdenticalNotSuccess:        {"P5", "P6"},
+	mutants.PushTableBeforePullIgnored: {"P10", "P1"},
+	mutants.ServerWinsKeepsLocal:       {"P5", "P4"},
+	mutants.UpdateAfterFailedInsert:    {"P3"},
+	mutants.MemoryCaseSensitiveIDs:     {"P1", "P3", "P4", "P10"},
+	mutants.SQLiteCaseSensitiveIDs:     {"P1", "P3", "P4", "P10"},
+	mutants.MemoryErrorLostOnAttempt:   {"P11"},
+	mutants.PageInTwoTransactions:      {"P9"},
+
+	mutants.PageWithoutLink: {"P7"},
+	// The Go client refuses a page after $skip that repeats the one before (a broken server,
+	// docs/semantics.md#pull), so its pulls fail and the converge never settles: the run's
+	// expectation, not a property, is what fails.
+	mutants.SkipIgnoredUnderCap:      {"", "P7", "P10"},
+	mutants.UpdatedAtSecondPrecision: {"P9", "P7"},
+	mutants.HardDeleteKeepsRow:       {"P7", "P4"},
+	mutants.CaseSensitiveIDs:         {"P7", "P4"},
+	mutants.V1VersionUnprefixed:      {"P7", "P10", "P5"},
+	mutants.VersionBeforeExistence:   {"P7"},
+	mutants.UndeleteKeepsVersion:     {"P7", "P9"},
 }
 
 const (
 	// maxInterleavings bounds how many interleavings a campaign may explore before it finds a
 	// mutant (seed 1; the same seed explores the same interleavings on any machine).
 	maxInterleavings = 3000
-	// maxSteps bounds the shrunk counterexample.
-	maxSteps = 12
+	// maxSteps bounds the shrunk counterexample: a sanity bound, for rapid shrinks for only
+	// shrinkTime here (conflictlab fuzz's default of 30 s gets them short: BENCHMARKS.md
+	// reports its figures, from make bench-mutants).
+	maxSteps = 100
+	// shrinkTime is how long rapid may shrink each failure.
+	shrinkTime = 2 * time.Second
 )
 
 // runnerJudges are the properties conflictlab run judges: a counterexample that fails by one
@@ -69,7 +105,7 @@ func TestMutantsAreCaught(t *testing.T) {
 			cfg := properties.Defaults()
 			cfg.Out, cfg.Name = out, "mutant"
 			restore := mutants.Enable(m)
-			o := properties.Campaign{Config: cfg, Interleavings: maxInterleavings, Seed: 1, ShrinkTime: 5 * time.Second}.Run(context.Background())
+			o := properties.Campaign{Config: cfg, Interleavings: maxInterleavings, Seed: 1, ShrinkTime: shrinkTime}.Run(context.Background())
 			restore()
 			if !o.Failed {
 				t.Fatalf("%s survived %d interleavings (%d actions)", m, o.Explored, o.Stats.Actions)
@@ -89,8 +125,8 @@ func TestMutantsAreCaught(t *testing.T) {
 				data, _ := os.ReadFile(path)
 				t.Errorf("the counterexample has %d steps, more than %d:\n%s", len(sc.Steps), maxSteps, data)
 			}
-			if !slices.Contains(runnerJudges, prop) {
-				return // the machine's own check (P3, P6, P8, P9): the runner does not judge it
+			if !slices.Contains(runnerJudges, prop) || machineOnly(o.Message) {
+				return // the machine's own check (P3, P6, P8, P9, its models): the runner does not judge it
 			}
 			strategy := sc.Strategies[0]
 			restore = mutants.Enable(m)
@@ -105,6 +141,13 @@ func TestMutantsAreCaught(t *testing.T) {
 			}
 		})
 	}
+}
+
+// machineOnly reports whether a failure is one of the checks only the state machine makes
+// of a property the runner judges too: P7 by its reference model of the server, P11 over
+// the errors a push keeps (check.ErrorsKept).
+func machineOnly(message string) bool {
+	return strings.Contains(message, "the reference model") || strings.Contains(message, "yet the operation is still queued and got no answer")
 }
 
 // caughtBy is the property a campaign's failure names ("" for an expectation).
