@@ -19,7 +19,7 @@ const (
 	PurgeDespitePending Mutant = "client/purge-despite-pending"
 	// CollapseUpdateDelete: a delete after a queued update drops both (P3).
 	CollapseUpdateDelete Mutant = "client/collapse-update-delete"
-	// ClientWinsLosesVersion: client wins sends again without the server's version (P5).
+	// ClientWinsLosesVersion: client wins sends again without the server's version (P10, P5).
 	ClientWinsLosesVersion Mutant = "client/client-wins-loses-version"
 	// IgnoreIfMatch: the server applies writes whatever version they carry (P7).
 	IgnoreIfMatch Mutant = "server/ignore-if-match"
