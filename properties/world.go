@@ -125,7 +125,7 @@ func drawOptions(t *rapid.T, cfg Config, name string, wide bool) drivers.Options
 	// Client wins may need five sends to settle a conflict (an insert's 409, the update's
 	// 404 from a deleted row, the undelete, the update again, and a racing writer's): with
 	// fewer, a converge could wait for it for ever. So the option is drawn above the default.
-	if tries := rapid.SampledFrom([]int{0, 8}).Draw(t, name+".maxTries"); tries > 0 && cfg.can("option", "maxTries") {
+	if tries := rapid.SampledFrom([]int{0, 6}).Draw(t, name+".maxTries"); tries > 0 && cfg.can("option", "maxTries") {
 		o.MaxTries = tries
 	}
 	return o
