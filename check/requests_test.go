@@ -177,6 +177,10 @@ func TestPullRequestsMoveForwardFromTheToken(t *testing.T) {
 	fresh := snap(map[string][]map[string]any{"todo": {}}, nil, nil)
 	expect(t, "v1, first pull from the epoch", check.PullRequests(check.PullObs{Table: "todo", QueryID: "all", Before: fresh,
 		Requests: []check.Request{query("__updatedAt ge datetimeoffset'1970-01-01T00:00:00.000Z'", 0, 0)}}), reports.Holds, "")
+	expect(t, "first pull from before the epoch (the JS SDK)", check.PullRequests(check.PullObs{Table: "todo", QueryID: "all", Before: fresh,
+		Requests: []check.Request{query(since("1969-12-31T00:00:00.000Z"), 0, 0)}}), reports.Holds, "")
+	expect(t, "bug: a first pull that skips rows", check.PullRequests(check.PullObs{Table: "todo", QueryID: "all", Before: fresh,
+		Requests: []check.Request{query(since(saved), 0, 0)}}), reports.Violated, "starts from "+saved)
 	// The push before the pull, and its read of a row by id, are not the pull's queries.
 	push := []check.Request{write("POST", "e1", 409), query("id eq 'e1'", 0, 1), write("PATCH", "e1", 200)}
 	expect(t, "the push's requests come first", pull(append(push, query(since(saved), 0, 0))...), reports.Holds, "")

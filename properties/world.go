@@ -53,7 +53,7 @@ func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
 		ClockStepMs: rapid.SampledFrom([]int{1, 0}).Draw(t, "clockStepMs"), Seed: 1}
 	wide := !cfg.Narrow
 	if wide {
-		w.tables = tablePool[:rapid.IntRange(1, len(tablePool)).Draw(t, "tables")]
+		w.tables = tablePool[:rapid.IntRange(1, len(cfg.tables())).Draw(t, "tables")]
 		if rapid.Bool().Draw(t, "caseIDs") {
 			w.ids = append(append([]string(nil), idPool...), caseIDs...)
 		}
@@ -70,7 +70,8 @@ func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
 		sc.Server.PageSize = rapid.SampledFrom([]int{50, 3, 2, 1}).Draw(t, "serverPageSize")
 		w.hard = rapid.Bool().Draw(t, "hardDelete")
 		sc.Server.SoftDelete = !w.hard
-		if rapid.Bool().Draw(t, "v1") && cfg.can("dialect", "v1") {
+		// A server's dialect is its own unless it is the embedded one, built for each run.
+		if rapid.Bool().Draw(t, "v1") && cfg.can("dialect", "v1") && cfg.Target == nil {
 			sc.Server.Dialect = fakeserver.V1
 		}
 	}
@@ -129,6 +130,21 @@ func drawOptions(t *rapid.T, cfg Config, name string, wide bool) drivers.Options
 		o.MaxTries = tries
 	}
 	return o
+}
+
+// tables are the tables of the pool the server has: another server has only those it was
+// set up with (a target names them), and the first is always there.
+func (cfg Config) tables() []string {
+	if cfg.Target == nil {
+		return tablePool
+	}
+	out := []string{tablePool[0]}
+	for _, name := range tablePool[1:] {
+		if _, ok := cfg.Target.Table(name); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // table draws one of the world's tables.

@@ -213,7 +213,7 @@ func addCounts(a, b []PropertyCount) []PropertyCount {
 		a[i].Violated += p.Violated
 		a[i].Unknown += p.Unknown
 	}
-	slices.SortFunc(a, func(x, y PropertyCount) int { return compareIDs(x.ID, y.ID) })
+	slices.SortFunc(a, func(x, y PropertyCount) int { return CompareIDs(x.ID, y.ID) })
 	return a
 }
 

@@ -686,9 +686,9 @@ func properties(results []resultSide, multi bool, sides []sideView) ([]propertyR
 	for _, row := range byID {
 		rows = append(rows, *row)
 	}
-	slices.SortFunc(rows, func(a, b propertyRow) int { return compareIDs(a.ID, b.ID) })
+	slices.SortFunc(rows, func(a, b propertyRow) int { return CompareIDs(a.ID, b.ID) })
 	// results are already in report order; keep it within each property.
-	slices.SortStableFunc(notes, func(a, b verdictNote) int { return compareIDs(a.ID, b.ID) })
+	slices.SortStableFunc(notes, func(a, b verdictNote) int { return CompareIDs(a.ID, b.ID) })
 	for i := range notes {
 		notes[i].Name = cmp.Or(notes[i].Name, byID[notes[i].ID].Name)
 	}
@@ -772,7 +772,7 @@ func propertyMatrix(results []resultSide, rep *report, colOf func(resultSide) in
 		}
 		rows = append(rows, row)
 	}
-	slices.SortFunc(rows, func(a, b propMatrixRow) int { return compareIDs(a.ID, b.ID) })
+	slices.SortFunc(rows, func(a, b propMatrixRow) int { return CompareIDs(a.ID, b.ID) })
 	return headers, rows
 }
 
@@ -789,7 +789,7 @@ func newCampaignView(n int, c *Campaign, linkBase string, addTimeline func(*Hist
 		Strategy: cmp.Or(c.Strategy, "each interleaving draws one"), Seed: c.Seed,
 		Interleavings: c.Interleavings, Actions: c.Actions, Duration: formatDuration(c.Duration),
 		Properties: slices.Clone(c.Properties)}
-	slices.SortFunc(v.Properties, func(a, b PropertyCount) int { return compareIDs(a.ID, b.ID) })
+	slices.SortFunc(v.Properties, func(a, b PropertyCount) int { return CompareIDs(a.ID, b.ID) })
 	v.Class = "pass"
 	if v.Status == Failed {
 		v.Class = "fail"
@@ -930,8 +930,8 @@ type skipItem struct {
 	What               string
 }
 
-// compareIDs orders property ids by prefix, then number: P2 before P10.
-func compareIDs(a, b string) int {
+// CompareIDs orders property ids by prefix, then number: P2 before P10.
+func CompareIDs(a, b string) int {
 	pa, na := splitID(a)
 	pb, nb := splitID(b)
 	return cmp.Or(strings.Compare(pa, pb), cmp.Compare(na, nb), strings.Compare(a, b))

@@ -281,13 +281,13 @@ func writeCampaign(o *fuzzOptions, cfg properties.Config, out properties.Outcome
 	if info, err := properties.ClientInfo(context.Background(), cfg.Client); err == nil {
 		camp.Client = &reports.Client{Driver: info.Driver, SDK: info.SDK, Version: info.Version}
 	}
-	for _, id := range slices.Sorted(maps.Keys(out.Stats.Properties)) {
+	for _, id := range slices.SortedFunc(maps.Keys(out.Stats.Properties), reports.CompareIDs) {
 		camp.Properties = append(camp.Properties, out.Stats.Properties[id])
 	}
 	if out.Failed {
 		camp.Status = reports.Failed
 		ce := reports.Counterexample{Path: path, Replay: "conflictlab run " + path, Seed: out.Seed, Message: out.Message}
-		if m := regexp.MustCompile(`\b(P\d) \(`).FindStringSubmatch(out.Message); m != nil {
+		if m := regexp.MustCompile(`\b(P\d+) \(`).FindStringSubmatch(out.Message); m != nil {
 			ce.Property = m[1]
 		}
 		if sc, err := scenarios.LoadFile(path); err == nil {
