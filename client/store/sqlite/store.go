@@ -34,7 +34,7 @@ type Store struct {
 	closeWriter  sync.Once
 	writerClosed error // what closing the writer returned
 
-	mu   sync.Mutex // guards idle
+	mu   sync.Mutex // guards idle and writerClosed
 	idle []*conn    // readers not in a View, with their prepared statements
 }
 
@@ -146,6 +146,10 @@ func (s *Store) Close() error {
 	}
 	err := s.closeReaders()
 	s.closeWriterIfIdle()
+	// An Update under way closes the writer when it lets go (closeWriterIfIdle), perhaps
+	// while this reads what closing it said: under s.mu.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return errors.Join(err, s.writerClosed)
 }
 
@@ -192,7 +196,9 @@ func (s *Store) closeWriterIfIdle() {
 		if s.wdb != nil {
 			errs = append(errs, s.wdb.Close())
 		}
+		s.mu.Lock()
 		s.writerClosed = errors.Join(errs...)
+		s.mu.Unlock()
 	})
 }
 
