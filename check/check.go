@@ -159,6 +159,12 @@ func (r Request) String() string {
 
 func (r Request) isWrite() bool { return r.Method != "GET" }
 
+// conflict reports whether the status is a conflict to the write: a 409 or 412, or a 404 to
+// an update (its row is gone).
+func (r Request) conflict() bool {
+	return r.isWrite() && (r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH")
+}
+
 // Snapshot is a client's store, for the tables a check looks at.
 type Snapshot struct {
 	// Rows: lower-case table → lower-case id → row.

@@ -340,14 +340,14 @@ func Strategy(o PushObs) Finding {
 	if o.Strategy != "client-wins" && o.Strategy != "server-wins" && o.Strategy != "cancel" {
 		return unknown(p, "strategy %q: P5 judges client-wins, server-wins and cancel", o.Strategy)
 	}
-	if o.Status == "CancelledByStoreError" && hasConflictIn(o.Requests) {
+	if o.Status == "CancelledByStoreError" && HasConflict(o.Requests) {
 		// The local store failed under the push: a resolution may have been decided and not
 		// stored. Nothing is lost (P6 and P8 judge that); the strategy's outcome is unknown.
 		return unknown(p, "the push ended with a store error: the resolution of its conflict may not have been stored")
 	}
 	seen := map[string]bool{}
 	for i, r := range o.Requests {
-		if !r.isWrite() || !r.Answered || !(r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
+		if !r.Answered || !r.conflict() {
 			continue // the client met no conflict it knew of
 		}
 		key := strings.ToLower(r.Table + "/" + r.ItemID)
@@ -479,11 +479,11 @@ func identicalSettled(o PushObs) Finding {
 	return holds(p)
 }
 
-// hasConflictIn reports whether a push met a conflict: a 409 or 412 to a write it sent, or a
-// 404 to an update.
-func hasConflictIn(reqs []Request) bool {
+// HasConflict reports whether a push met a conflict it knew of: an answered 409 or 412 to a
+// write it sent, or a 404 to an update.
+func HasConflict(reqs []Request) bool {
 	for _, r := range reqs {
-		if r.isWrite() && r.Answered && (r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH") {
+		if r.Answered && r.conflict() {
 			return true
 		}
 	}
@@ -660,7 +660,7 @@ func NoSilentLoss(strategy string, identicalIsSuccess bool, before, after []stor
 			if !r.isWrite() || !strings.EqualFold(r.Table, op.Table) || !strings.EqualFold(r.ItemID, op.ItemID) {
 				continue
 			}
-			conflict := r.Status == 409 || r.Status == 412 || r.Status == 404 && r.Method == "PATCH"
+			conflict := r.conflict()
 			identical := identicalIsSuccess && (r.Status == 409 || r.Status == 412) && r.Method != "DELETE"
 			if r.Applied || r.Method == "DELETE" && r.Status == 404 || conflict && strategy == "server-wins" || identical {
 				accounted = true

@@ -430,7 +430,7 @@ func (m *machine) localWrite(t *rapid.T, kind store.OpKind) {
 	}
 	before := m.snapshot(t, name)
 	_, exists := before.Rows[table][strings.ToLower(id)]
-	want, wantFail := collapse(fromStore(before.Ops), kind, table, id, exists, m.world.tails[name])
+	want, wantFail := collapse(fromStore(before.Ops), kind, table, id, exists, m.options(name).CollapseUpdateDeleteToTail)
 	op := map[store.OpKind]string{store.Insert: "insert", store.Update: "update", store.Delete: "delete"}[kind]
 	mark, err := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: op, Table: table, Item: item}})
 	if drivers.KindOf(err) == drivers.KindStore {
@@ -452,8 +452,15 @@ func (m *machine) push(t *rapid.T) {
 	before := m.queue(t, name)
 	mark, _ := m.play(t, &scenarios.Step{Actor: name, Op: &scenarios.Op{Op: "push", Table: table}})
 	after := m.queue(t, name)
-	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, m.sess.Requests(mark, name)))
-	m.judge(t, mark, check.ErrorsKept(before, after, m.sess.Requests(mark, name)))
+	m.judgeQueue(t, mark, name, before, after)
+}
+
+// judgeQueue judges what a push (or a pull's push) did to a client's queue and its errors:
+// P6 and P11's ErrorsKept.
+func (m *machine) judgeQueue(t *rapid.T, mark int, name string, before, after check.Snapshot) {
+	reqs := m.sess.Requests(mark, name)
+	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, reqs))
+	m.judge(t, mark, check.ErrorsKept(before, after, reqs))
 }
 
 // pull pulls the table, in full or incrementally; P1 and P5 are the session's, P6 and P9 the
@@ -477,15 +484,15 @@ func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool, while
 		read = m.snapshot // P9 compares the rows with the server's
 	}
 	after := read(t, name)
-	m.judge(t, mark, check.NoSilentLoss(m.strategy, m.options(name).TreatIdenticalAsSuccess, before.Ops, after.Ops, m.sess.Requests(mark, name)))
-	m.judge(t, mark, check.ErrorsKept(before, after, m.sess.Requests(mark, name)))
+	m.judgeQueue(t, mark, name, before, after)
 	if !incremental && err == nil {
 		delete(m.purged, name+"|"+table) // a full pull brought back what a purge took
 	}
 	if !incremental || err != nil {
 		return
 	}
-	token := after.Config["deltaToken|"+table+"|all"]
+	key := "deltaToken|" + table + "|" + queryID
+	token := after.Config[key]
 	if token == "" {
 		return // nothing pulled yet: nothing is below the token
 	}
@@ -496,7 +503,7 @@ func (m *machine) pullOf(t *rapid.T, name, table string, incremental bool, while
 	// Nothing written while it paged: the rows at the token are local (or gone) too, and the
 	// rows it skipped for an operation queued meanwhile (a while step) are not below it.
 	obs := check.IncrementalObs{Table: table, Token: at, Local: after, AtToken: true, Skipped: true,
-		SkipMoves: m.options(name).SkippedRowsMoveToken, Moved: before.Config["deltaToken|"+table+"|all"] != token}
+		SkipMoves: m.options(name).SkippedRowsMoveToken, Moved: before.Config[key] != token}
 	for _, e := range m.sess.Events(mark) {
 		for _, h := range e.Faults {
 			if h.Action == "page-shift" {
@@ -687,6 +694,7 @@ func (m *machine) storeFault(t *rapid.T) {
 		return
 	}
 	m.forced = name
+	back := func() {} // what the app does again once it is back
 	// Mostly a sync, whose transactions (a page's rows, its token, an operation leaving the
 	// queue) are where a client that splits one change over two is caught.
 	next := rapid.SampledFrom([]string{"pull", "pull", "pull", "push", "push", "update", "insert", "delete", "purge"}).Draw(t, "then")
@@ -696,10 +704,7 @@ func (m *machine) storeFault(t *rapid.T) {
 		// left of the pull (a token without its page's rows, say) shows at that pull (P9).
 		table, incremental := m.world.table(t), rapid.SampledFrom([]bool{true, true, false}).Draw(t, "incremental")
 		m.pullOf(t, name, table, incremental, nil, 0)
-		m.forced = ""
-		m.restart(t)
-		m.pullOf(t, name, table, incremental, nil, 0)
-		return
+		back = func() { m.pullOf(t, name, table, incremental, nil, 0) }
 	case "push":
 		m.push(t)
 	case "purge":
@@ -709,6 +714,7 @@ func (m *machine) storeFault(t *rapid.T) {
 	}
 	m.forced = ""
 	m.restart(t)
+	back()
 }
 
 // converge heals and settles everyone (P4 and P5 are the session's); then the server's rows

@@ -36,8 +36,6 @@ var (
 type world struct {
 	tables []string
 	ids    []string // before the run's suffix
-	// tails are the clients' collapseUpdateDeleteToTail (the queue model's input), by name.
-	tails map[string]bool
 	// hard is true when the server deletes rows for real.
 	hard bool
 	// purgeQueries lets purges carry a query.
@@ -48,7 +46,7 @@ type world struct {
 // actions need of it. A narrow world is the machine's first one: one table, three ids, a v2
 // server paging at 3 with soft delete, clients with a page size of 2.
 func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
-	w := world{tables: tablePool[:1], ids: idPool, tails: map[string]bool{}}
+	w := world{tables: tablePool[:1], ids: idPool}
 	sc.Server = scenarios.ServerSpec{Dialect: fakeserver.V2, PageSize: 3, SoftDelete: true,
 		ClockStepMs: rapid.SampledFrom([]int{1, 0}).Draw(t, "clockStepMs"), Seed: 1}
 	wide := !cfg.Narrow
@@ -95,7 +93,6 @@ func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
 			c.Store = "sqlite"
 		}
 		c.Options.Options = drawOptions(t, cfg, c.Name, wide)
-		w.tails[c.Name] = c.Options.CollapseUpdateDeleteToTail
 		sc.Clients = append(sc.Clients, c)
 	}
 	return w

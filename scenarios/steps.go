@@ -270,7 +270,7 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 // and its error.
 func (r *runner) judgeStrategy(d *device, before check.Snapshot, reqs []check.Request, err error) error {
 	judged := slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) || d.spec.Options.TreatIdenticalAsSuccess
-	if !hasConflict(reqs) || !judged {
+	if !check.HasConflict(reqs) || !judged {
 		return nil
 	}
 	after, serr := r.snapshot(d, r.knownTables(d))
@@ -306,15 +306,6 @@ func pushStatusTitle(status string) string {
 		}
 	}
 	return b.String()
-}
-
-func hasConflict(reqs []check.Request) bool {
-	for _, q := range reqs {
-		if q.Method != "GET" && q.Answered && (q.Status == 409 || q.Status == 412 || q.Status == 404 && q.Method == "PATCH") {
-			return true
-		}
-	}
-	return false
 }
 
 // observePull runs a pull and judges it by P1 and P10 (and P5, P10 and P11 for the push it
