@@ -184,9 +184,6 @@ func fail(expectation, format string, args ...any) error {
 }
 
 type runner struct {
-	// removed, while a purge runs, says which rows it removes after its push (check.PushObs).
-	removed func(table, id string) bool
-
 	ctx      context.Context
 	sc       *Scenario
 	strategy string

@@ -151,7 +151,7 @@ func (r *runner) clientOp(d *device, st *Step) error {
 			tables = []string{op.Table}
 		}
 		var res drivers.PushResult
-		err := r.observePush(d, tables, func() error {
+		err := r.observePush(d, tables, "", func() error {
 			var err error
 			res, err = d.dev.Push(ctx, tables...)
 			if err == nil {
@@ -246,7 +246,8 @@ func (r *runner) snapshot(d *device, tables []string) (check.Snapshot, error) {
 // and judges its requests by P10, then the push by P5 when it met a conflict. (What was sent
 // first: a client wins that sends the refused version again breaks both, and P10 names the
 // request that did it.)
-func (r *runner) observePush(d *device, scope []string, run func() error) error {
+// purged is the table whose rows the step removes after its push (a purge's), "" for none.
+func (r *runner) observePush(d *device, scope []string, purged string, run func() error) error {
 	tables := r.knownTables(d)
 	before, serr := r.snapshot(d, tables)
 	mark := r.mark()
@@ -260,15 +261,15 @@ func (r *runner) observePush(d *device, scope []string, run func() error) error 
 		Scope: scope, MaxTries: d.spec.Options.MaxTries, Partial: partial})); perr != nil {
 		return perr
 	}
-	if perr := r.judgeStrategy(d, before, reqs, err); perr != nil {
+	if perr := r.judgeStrategy(d, before, reqs, purged, err); perr != nil {
 		return perr
 	}
 	return err
 }
 
-// judgeStrategy judges by P5 a push that met a conflict, from the store before it, its requests
-// and its error.
-func (r *runner) judgeStrategy(d *device, before check.Snapshot, reqs []check.Request, err error) error {
+// judgeStrategy judges by P5 a push that met a conflict, from the store before it, its requests,
+// the table whose rows the step removed after it (purged) and its error.
+func (r *runner) judgeStrategy(d *device, before check.Snapshot, reqs []check.Request, purged string, err error) error {
 	judged := slices.Contains([]string{"client-wins", "server-wins", "cancel"}, d.strategy) || d.spec.Options.TreatIdenticalAsSuccess
 	if !check.HasConflict(reqs) || !judged {
 		return nil
@@ -285,15 +286,19 @@ func (r *runner) judgeStrategy(d *device, before check.Snapshot, reqs []check.Re
 	case err != nil:
 		status = "failed: " + err.Error()
 	}
-	return r.property(check.Strategy(check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
-		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess, Removed: r.removed,
+	obs := check.PushObs{Strategy: d.strategy, Before: before, After: after, Requests: reqs, Status: status,
+		IdenticalIsSuccess: d.spec.Options.TreatIdenticalAsSuccess,
 		Server: func(table, id string) map[string]any {
 			row, deleted, _ := r.serverRow(table, id)
 			if deleted {
 				return nil
 			}
 			return row
-		}}))
+		}}
+	if purged != "" {
+		obs.Removed = func(table, _ string) bool { return strings.EqualFold(table, purged) }
+	}
+	return r.property(check.Strategy(obs))
 }
 
 // pushStatusTitle is a push status as the checkers name it: cancelled-by-operation is
@@ -318,7 +323,7 @@ func (r *runner) observePull(d *device, st *Step, c *concurrent) error {
 	if c != nil {
 		pull = c.run
 	}
-	err := r.observePush(d, r.pushScope(d, st.Op.Table), func() error { return r.shownByFailure(d, pull()) })
+	err := r.observePush(d, r.pushScope(d, st.Op.Table), "", func() error { return r.shownByFailure(d, pull()) })
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
@@ -366,11 +371,9 @@ func (r *runner) observePurge(d *device, st *Step) error {
 	if d.spec.Options.PurgePushesFirst {
 		scope = r.pushScope(d, st.Op.Table)
 	}
-	r.removed = func(table, _ string) bool { return strings.EqualFold(table, st.Op.Table) }
-	err := r.observePush(d, scope, func() error {
+	err := r.observePush(d, scope, st.Op.Table, func() error {
 		return r.shownByFailure(d, d.dev.Purge(r.ctx, st.Op.Table, st.Op.Query, st.Op.QueryID, st.Op.Force))
 	})
-	r.removed = nil
 	if se := (*stepError)(nil); errors.As(err, &se) {
 		return err
 	}
@@ -544,10 +547,10 @@ func (r *runner) converge(rounds int) error {
 			// (observePush would read the store before each for nothing).
 			observe, shown := r.observePush, r.observeShown
 			if round > 1 && last.ops[name] == 0 {
-				observe = func(_ *device, _ []string, run func() error) error { return run() }
+				observe = func(_ *device, _ []string, _ string, run func() error) error { return run() }
 				shown = func(*device, string, []drivers.OpError) error { return nil } // nothing queued, no error
 			}
-			err := observe(d, nil, func() error {
+			err := observe(d, nil, "", func() error {
 				res, err := d.dev.Push(r.ctx)
 				if err == nil {
 					err = pushError(res)
@@ -563,7 +566,7 @@ func (r *runner) converge(rounds int) error {
 			failed = failed || err != nil
 			for _, table := range sortedNames(d.tables) {
 				mark := r.mark()
-				err := observe(d, r.pushScope(d, d.tables[table]), func() error {
+				err := observe(d, r.pushScope(d, d.tables[table]), "", func() error {
 					return r.shownByFailure(d, d.dev.Pull(r.ctx, d.tables[table], nil, ""))
 				})
 				if se := (*stepError)(nil); errors.As(err, &se) {
