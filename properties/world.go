@@ -51,7 +51,8 @@ func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
 		ClockStepMs: rapid.SampledFrom([]int{1, 0}).Draw(t, "clockStepMs"), Seed: 1}
 	wide := !cfg.Narrow
 	if wide {
-		w.tables = tablePool[:rapid.IntRange(1, len(cfg.tables())).Draw(t, "tables")]
+		tables := cfg.tables()
+		w.tables = tables[:rapid.IntRange(1, len(tables)).Draw(t, "tables")]
 		if rapid.Bool().Draw(t, "caseIDs") {
 			w.ids = append(append([]string(nil), idPool...), caseIDs...)
 		}
@@ -82,10 +83,9 @@ func drawWorld(t *rapid.T, cfg Config, sc *scenarios.Scenario, n int) world {
 			sc.Server.Dialect = fakeserver.V1
 		}
 		w.hard = false
-		w.ids = idPool // its ids may be case-sensitive (Node's are)
 	}
-	if cfg.Target != nil && cfg.Target.Personality != "" {
-		w.ids = idPool // a personality keeps its server's ids: Node's are case-sensitive
+	if cfg.Target != nil && (!cfg.controlled() || cfg.Target.Personality != "") {
+		w.ids = idPool // another server's ids, or a personality's, may be case-sensitive (Node's are)
 	}
 	for i := range n {
 		c := &scenarios.ClientSpec{Name: fmt.Sprintf("c%d", i), Store: "memory"}
