@@ -154,7 +154,7 @@ func Resolution(o ResolveObs) Finding {
 			// The server-owned columns the item carries may be dropped (the Go client) or kept
 			// as the item has them (the JS SDK stores the item whole): neither changes a value.
 			for k, v := range o.After.Rows[table][id] {
-				if _, local := localColumns(map[string]any{k: v})[k]; !local && SameValue(k, o.Item[k], v) {
+				if serverOwned(k) && SameValue(k, o.Item[k], v) {
 					item[k] = v
 				}
 			}
@@ -191,13 +191,21 @@ func deleted(item map[string]any) bool {
 func localColumns(item map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range item {
-		switch strings.ToLower(strings.TrimPrefix(k, "__")) {
-		case "createdat", "updatedat", "deleted":
-			continue
+		if !serverOwned(k) {
+			out[k] = v
 		}
-		out[k] = v
 	}
 	return out
+}
+
+// serverOwned reports whether a column is one the server keeps (createdAt, updatedAt,
+// deleted, in either dialect's spelling).
+func serverOwned(column string) bool {
+	switch strings.ToLower(strings.TrimPrefix(column, "__")) {
+	case "createdat", "updatedat", "deleted":
+		return true
+	}
+	return false
 }
 
 func withItemID(item map[string]any, id string) map[string]any {

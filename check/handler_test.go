@@ -91,7 +91,17 @@ func (h *handler) resolve(how, table, id string, item map[string]any, bug string
 		if bug == "drop-op" {
 			dropOp()
 		}
-		if bug != "keep-row" {
+		switch bug {
+		case "keep-row":
+		case "restamp": // the item stored with an updatedAt of its own
+			stamped := map[string]any{"updatedAt": "2030-01-01T00:00:00.000Z"}
+			for k, v := range item {
+				if k != "updatedAt" {
+					stamped[k] = v
+				}
+			}
+			s.Rows[table][id] = stamped
+		default:
 			s.Rows[table][id] = item
 		}
 	}
@@ -137,6 +147,11 @@ func TestResolutionDoesWhatItsKindSays(t *testing.T) {
 	expect(t, "bug: update-operation drops the operation", judge("update-operation", winner, "drop-op"), reports.Violated, "dropped the operation")
 	expect(t, "bug: update-operation leaves the row", judge("update-operation", winner, "keep-row"), reports.Violated, "version: "+v1+", want "+v2)
 	expect(t, "bug: update-operation keeps the error", judge("update-operation", winner, "keep-error"), reports.Violated, "left the errors")
+	// The server-owned columns the item carries: dropped (the Go client) or stored as the item
+	// has them (the JS SDK stores the item whole), never changed.
+	stamped := row("e1", "text", "mine", "version", v2, "updatedAt", "2024-03-05T10:00:00.000Z")
+	expect(t, "update-operation stores the item whole", judge("update-operation", stamped, ""), reports.Holds, "")
+	expect(t, "bug: update-operation stamps the row anew", judge("update-operation", stamped, "restamp"), reports.Violated, "updatedAt")
 
 	// A driver's snapshot need not carry the operation id in an error: items tell them apart.
 	h0 := fresh()
