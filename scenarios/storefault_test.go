@@ -109,25 +109,4 @@ steps:
 		Expect(err).NotTo(HaveOccurred())
 		assertRoundTrip(sc)
 	})
-
-	It("a converge goes on past a round in which a pull failed: a store fault does not pass for a settled client", func() {
-		// c0's pull in the second round fails (its store's second transaction from then on);
-		// the round changed nothing else, yet c0 still holds b, which c1 deleted.
-		sc, err := scenarios.Parse([]byte(`name: converge-past-a-failed-pull
-strategies: [client-wins]
-clients:
-  c0: {store: sqlite}
-  c1: {store: memory}
-steps:
-  - c0: {op: insert, table: todoitem, item: {id: b, text: eggs}}
-  - converge: {}
-  - c1: {op: delete, table: todoitem, item: {id: b}}
-  - c0: {op: store-fault, fail: 2}
-  - converge: {}
-  - check: {c0: {todoitem: {b: null}}}
-`), "converge.yaml")
-		Expect(err).NotTo(HaveOccurred())
-		res := scenarios.Run(context.Background(), sc, "client-wins", scenarios.Options{InMemory: true})
-		Expect(res.Status).To(Equal(reports.Passed), "%+v", res.Failure)
-	})
 })
