@@ -95,15 +95,7 @@ func New(inner store.Store, opts ...Option) *Store {
 // Update returns an *InjectedError, so the inner store rolls back everything fn wrote. Later
 // transactions work again. If fn fails on its own, that failure stands and the fault is spent.
 // Arming again replaces the failure not yet injected.
-func (s *Store) FailAt(n int) error {
-	if n < 1 {
-		return fmt.Errorf("%w: FailAt(%d)", ErrArm, n)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failAt = s.n + n
-	return nil
-}
+func (s *Store) FailAt(n int) error { return s.arm(&s.failAt, "FailAt", n) }
 
 // CrashAfter arms a crash after the n-th Update from now (n = 1: the next one): that Update
 // commits, then the store dies. The Update itself returns a *CrashError, as a process killed
@@ -111,13 +103,16 @@ func (s *Store) FailAt(n int) error {
 // returns it too, nothing more is written, and the inner store is closed. For a durable store
 // what is on disk is then what a kill -9 right after that commit leaves. If the n-th Update
 // fails on its own, the store dies all the same, with that transaction rolled back.
-func (s *Store) CrashAfter(n int) error {
+func (s *Store) CrashAfter(n int) error { return s.arm(&s.crashAt, "CrashAfter", n) }
+
+// arm sets at (failAt or crashAt) to the n-th Update from now.
+func (s *Store) arm(at *int, name string, n int) error {
 	if n < 1 {
-		return fmt.Errorf("%w: CrashAfter(%d)", ErrArm, n)
+		return fmt.Errorf("%w: %s(%d)", ErrArm, name, n)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.crashAt = s.n + n
+	*at = s.n + n
 	return nil
 }
 
